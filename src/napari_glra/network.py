@@ -1,0 +1,293 @@
+"""The GLRA deconvolution network as a bare ``torch.nn.Module`` (no training code).
+
+Architecture (Ren et al. 2018):
+
+1. deconvolution block: ``m`` vertical ``d × 1`` filters (init. ``L``), a 1×1
+   ``m → m`` layer fixed to the input kernel's ``M`` (one per sample, not
+   trained), ``m`` horizontal ``1 × d`` filters (init. ``R``);
+2. artifact-removal block: ``k1 × k1`` conv ``m → width`` (paper: 15×15,
+   LeakyReLU 0.2), 1×1 ``width → width``, ``depth`` × ``3 × 3`` convs
+   (ours, for a wider receptive field at low cost), ``7 × 7`` ``width → 1``.
+
+Everything up to the first non-linearity is linear, so the deconvolution
+block *and* the first ``k1 × k1`` convolution are applied exactly in the
+Fourier domain on a mirror-padded image (``path="fft"``, the default).
+``path="direct"`` runs the same maths with spatial (circular) convolutions,
+for testing.  The output is the linear GLRA estimate ``(L M Rᵀ) * y`` plus
+the artifact block's correction (``residual=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["NetConfig", "GLRANet", "count_parameters", "macs_per_pixel", "mirror_pad"]
+
+
+@dataclass
+class NetConfig:
+    """Architecture of :class:`GLRANet` (saved beside the weights)."""
+
+    d: int = 151
+    m: int = 50
+    width: int = 24
+    first_kernel: int = 7
+    depth: int = 4
+    mid_kernel: int = 3
+    last_kernel: int = 7
+    negative_slope: float = 0.2
+    residual: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetConfig:
+        """Build from a dict, rejecting unknown keys with a clear message."""
+        known = {f.name for f in fields(cls)}
+        extra = set(data) - known
+        if extra:
+            raise ValueError(f"unknown network config keys {sorted(extra)}; known: {sorted(known)}")
+        return cls(**data)
+
+    @property
+    def margin(self) -> int:
+        """Pixels the valid spatial convolutions eat per side."""
+        return self.first_kernel // 2 + self.depth * (self.mid_kernel // 2) + self.last_kernel // 2
+
+
+def _next_fast_len(n: int) -> int:
+    from scipy.fft import next_fast_len
+
+    return int(next_fast_len(int(n), real=True))
+
+
+def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Symmetric (half-sample mirror) padding of the last two axes, any width.
+
+    Unlike ``F.pad(mode="reflect")`` the pad may exceed the image size (the
+    image is then mirrored repeatedly).
+    """
+
+    def idx(n: int, before: int, after: int) -> torch.Tensor:
+        i = torch.arange(-before, n + after)
+        period = 2 * n
+        i = torch.remainder(i, period)
+        return torch.where(i < n, i, period - 1 - i)
+
+    h, w = x.shape[-2:]
+    x = x.index_select(-2, idx(h, top, bottom).to(x.device))
+    return x.index_select(-1, idx(w, left, right).to(x.device))
+
+
+def _centred_fft_1d(f: torch.Tensor, n: int, real: bool) -> torch.Tensor:
+    """FFT along dim 0 of filters ``f`` (``d × m``) whose centre goes to index 0."""
+    d = f.shape[0]
+    if d > n:
+        raise ValueError(f"FFT grid {n} is smaller than the filter length {d}")
+    pad = torch.zeros((n,) + tuple(f.shape[1:]), dtype=f.dtype, device=f.device)
+    pad[:d] = f
+    pad = torch.roll(pad, -(d // 2), dims=0)
+    return torch.fft.rfft(pad, dim=0) if real else torch.fft.fft(pad, dim=0)
+
+
+def _centred_rfft2(w: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """rfft2 over the last two axes of filters whose centre goes to (0, 0)."""
+    kh, kw = w.shape[-2:]
+    pad = w.new_zeros(tuple(w.shape[:-2]) + tuple(shape))
+    pad[..., :kh, :kw] = w
+    pad = torch.roll(pad, (-(kh // 2), -(kw // 2)), dims=(-2, -1))
+    return torch.fft.rfft2(pad)
+
+
+class GLRANet(nn.Module):
+    """GLRA deconvolution network.
+
+    Parameters
+    ----------
+    config : NetConfig
+        Architecture.
+    L, R : numpy.ndarray, optional
+        ``d × m`` initial vertical / horizontal filters (the GLRA basis).
+        Random orthonormal columns if omitted (the paper's ablation).
+    seed : int
+        Seed for the random initialisation.
+    """
+
+    def __init__(
+        self,
+        config: NetConfig | None = None,
+        L: np.ndarray | None = None,
+        R: np.ndarray | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.config = c = config or NetConfig()
+        gen = torch.Generator().manual_seed(seed)
+        for name, init in (("L", L), ("R", R)):
+            if init is None:
+                q, _ = torch.linalg.qr(torch.randn(c.d, c.m, generator=gen, dtype=torch.float64))
+                init_t = q.float()
+            else:
+                init_t = torch.as_tensor(np.asarray(init), dtype=torch.float32)
+                if tuple(init_t.shape) != (c.d, c.m):
+                    raise ValueError(f"{name} has shape {tuple(init_t.shape)}, expected {(c.d, c.m)}")
+            self.register_parameter(name, nn.Parameter(init_t.clone()))
+        # 1x1 m -> width mix of the m deconvolution channels (exact, in Fourier).
+        self.mix = nn.Parameter(torch.randn(c.width, c.m, generator=gen) * c.m**-0.5)
+        act = nn.LeakyReLU(c.negative_slope)
+        layers: list[nn.Module] = [
+            nn.Conv2d(c.width + 1, c.width, c.first_kernel),
+            act,
+            nn.Conv2d(c.width, c.width, 1),
+            act,
+        ]
+        for _ in range(c.depth):
+            layers += [nn.Conv2d(c.width, c.width, c.mid_kernel), act]
+        layers.append(nn.Conv2d(c.width, 1, c.last_kernel))
+        self.body = nn.Sequential(*layers)
+        last = self.body[-1]
+        assert isinstance(last, nn.Conv2d)
+        nn.init.zeros_(last.bias)
+        with torch.no_grad():
+            last.weight.mul_(0.1)
+
+    # ------------------------------------------------------------------ helpers
+    def pad_amount(self) -> int:
+        """Mirror padding per side that makes the Fourier block exact."""
+        return self.config.d // 2 + self.config.margin
+
+    def _grid(self, h: int, w: int) -> tuple[int, int, int]:
+        p = self.pad_amount()
+        return p, _next_fast_len(h + 2 * p), _next_fast_len(w + 2 * p)
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, y: torch.Tensor, M: torch.Tensor, path: str = "fft") -> torch.Tensor:
+        """Restore a batch of blurred images.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            ``(B, 1, H, W)`` blurred images on the [0, 1] scale.
+        M : torch.Tensor
+            ``(B, m, m)`` GLRA coefficients of each image's kernel.
+        path : {"fft", "direct"}
+            Exact Fourier evaluation (default) or spatial convolutions.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, 1, H, W)`` restored images.
+        """
+        feats = self.features(y, M, path=path)
+        out = self.body(feats)
+        if self.config.residual:
+            r = self.config.margin
+            out = out + feats[:, :1, r:-r or None, r:-r or None]
+        return out
+
+    def linear(self, y: torch.Tensor, M: torch.Tensor, path: str = "fft") -> torch.Tensor:
+        """Output of the deconvolution block alone, ``(L M Rᵀ) * y`` (``(B, 1, H, W)``)."""
+        return self.features(y, M, path=path, margin=0, mixed=False)
+
+    def features(
+        self,
+        y: torch.Tensor,
+        M: torch.Tensor,
+        path: str = "fft",
+        margin: int | None = None,
+        mixed: bool = True,
+    ) -> torch.Tensor:
+        """Linear estimate and mixed deconvolution channels, ``margin`` px wider per side.
+
+        Returns a ``(B, 1 + width, H + 2 margin, W + 2 margin)`` tensor whose first
+        channel is the linear GLRA estimate (only that channel if ``mixed`` is false).
+        """
+        c = self.config
+        if y.ndim != 4 or y.shape[1] != 1:
+            raise ValueError(f"y must have shape (B, 1, H, W), got {tuple(y.shape)}")
+        if tuple(M.shape) != (y.shape[0], c.m, c.m):
+            raise ValueError(f"M must have shape {(y.shape[0], c.m, c.m)}, got {tuple(M.shape)}")
+        r = c.margin if margin is None else margin
+        _, _, H, W = y.shape
+        p, nh, nw = self._grid(H, W)
+        yp = mirror_pad(y, p, nh - H - p, p, nw - W - p)
+        if path == "fft":
+            feats = self._fourier_block(yp, M, mixed)
+        elif path == "direct":
+            feats = self._direct_block(yp, M, mixed)
+        else:
+            raise ValueError(f"path must be 'fft' or 'direct', got {path!r}")
+        return feats[..., p - r : p + H + r, p - r : p + W + r]
+
+    def _fourier_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
+        B, _, nh, nw = yp.shape
+        Y = torch.fft.rfft2(yp[:, 0])  # (B, nh, nwr)
+        Lh = _centred_fft_1d(self.L, nh, real=False)  # (nh, m)
+        Rh = _centred_fft_1d(self.R, nw, real=True)  # (nwr, m)
+        P = torch.einsum("hi,bij->bhj", Lh, M.to(Lh.dtype))  # (B, nh, m)
+        if mixed:
+            ones = torch.ones(1, self.config.m, dtype=self.mix.dtype, device=self.mix.device)
+            A = torch.cat([ones, self.mix], 0).to(P.dtype)  # (1 + C, m)
+            PA = P[:, None, :, :] * A[None, :, None, :]  # (B, 1 + C, nh, m)
+        else:
+            PA = P[:, None]
+        # One big GEMM: channel k at (h, w) = sum_j P[b, h, j] A[k, j] Rh[w, j].
+        Fh = PA.reshape(-1, PA.shape[-1]) @ Rh.T  # (B * K * nh, nwr)
+        Fh = Fh.reshape(B, -1, nh, Rh.shape[0]) * Y[:, None]
+        return torch.fft.irfft2(Fh, s=(nh, nw))
+
+    def _direct_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
+        c = self.config
+        h = c.d // 2
+        # Circular padding reproduces the Fourier block exactly; convolution = flipped correlation.
+        a = F.conv2d(F.pad(yp, (0, 0, h, h), mode="circular"), self.L.T.flip(-1)[:, None, :, None])
+        b = torch.einsum("bihw,bij->bjhw", a, M.to(a.dtype))
+        cc = F.conv2d(
+            F.pad(b, (h, h, 0, 0), mode="circular"), self.R.T.flip(-1)[:, None, None, :], groups=c.m
+        )
+        base = cc.sum(1, keepdim=True)
+        if not mixed:
+            return base
+        return torch.cat([base, torch.einsum("bjhw,cj->bchw", cc, self.mix.to(cc.dtype))], 1)
+
+
+def count_parameters(net: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of a module."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
+
+
+def macs_per_pixel(config: NetConfig) -> dict[str, float]:
+    """Multiply-accumulates per output pixel of a configuration.
+
+    Returns
+    -------
+    dict
+        ``direct``: everything as spatial convolutions (paper-style);
+        ``deconv_block_direct``: the deconvolution block and 1×1 mix alone;
+        ``artifact_block``: the spatial convolutions after the Fourier block
+        (what the default FFT path runs spatially);
+        ``fourier``: complex MACs per frequency of the Fourier block
+        (``(1 + width) × m``), excluding the FFTs themselves.
+    """
+    c = config
+    deconv = 2 * c.d * c.m + c.m * c.m + c.m * c.width
+    rest = (
+        c.first_kernel**2 * (c.width + 1) * c.width
+        + c.width * c.width
+        + c.depth * c.mid_kernel**2 * c.width**2
+        + c.last_kernel**2 * c.width
+    )
+    return {
+        "direct": float(deconv + rest),
+        "deconv_block_direct": float(deconv),
+        "artifact_block": float(rest),
+        "fourier": float((1 + c.width) * c.m),
+    }
