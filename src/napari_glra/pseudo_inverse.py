@@ -15,10 +15,10 @@ __all__ = ["DEFAULT_SIZE", "noise_reg", "psf2otf", "pseudo_inverse", "gradient_p
 #: Side of the cropped pseudo-inverse (the authors' code uses 151).
 DEFAULT_SIZE = 151
 
-#: reg = REG_SCALE * sigma**REG_POWER, fitted once on BSDS500 train crops
-#: (Wiener restoration with the gradient prior; see ``benchmarks/tune_reg.py``).
-REG_SCALE = 1.6
-REG_POWER = 1.6
+#: reg = REG_SCALE * sigma**REG_POWER: about 0.3x the Wiener-optimal weight measured on
+#: BSDS500 train crops (``benchmarks/tune_reg.py``), leaving detail for the network.
+REG_SCALE = 15.0
+REG_POWER = 1.0
 
 
 def noise_reg(noise_level: float) -> float:

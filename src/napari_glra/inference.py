@@ -1,0 +1,109 @@
+"""Lowest layer of the inference engine: restore one 2D plane already on the [0, 1] scale.
+
+:func:`restore_plane` is what the engine (:mod:`napari_glra.engine`) calls per
+plane or tile, and what the trainer's evaluation calls: there is one code
+path from a model to a restored array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .model_io import ModelFiles
+
+__all__ = ["kernel_coefficients", "restore_plane", "restore_batch"]
+
+
+def kernel_coefficients(model: ModelFiles, kernel: np.ndarray, noise_level: float) -> tuple[np.ndarray, float]:
+    """``M`` of a (prepared) kernel for a model, and its relative GLRA error.
+
+    Parameters
+    ----------
+    model : ModelFiles
+        Loaded model (its basis is used).
+    kernel : numpy.ndarray
+        Prepared 2D kernel (odd size, sum 1), at most ``basis.d`` wide.
+    noise_level : float
+        Noise standard deviation on the [0, 1] scale.
+
+    Returns
+    -------
+    M : numpy.ndarray
+        ``(m, m)`` coefficients.
+    error : float
+        ``‖k† - L M Rᵀ‖ / ‖k†‖``.
+    """
+    return model.basis.kernel_coefficients(kernel, noise_level)
+
+
+def restore_batch(
+    model: ModelFiles,
+    planes: np.ndarray,
+    M: np.ndarray,
+    device: str | torch.device = "cpu",
+    linear_only: bool = False,
+) -> np.ndarray:
+    """Run the network on a batch of same-sized planes.
+
+    Parameters
+    ----------
+    model : ModelFiles
+        Loaded model; its network must already be on ``device``.
+    planes : numpy.ndarray
+        ``(B, H, W)`` blurred planes on the [0, 1] scale.
+    M : numpy.ndarray
+        ``(m, m)`` (shared) or ``(B, m, m)`` coefficients.
+    device : str or torch.device
+        Where to run.
+    linear_only : bool
+        Return the GLRA linear block's output instead of the network's.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, H, W)`` float32 restorations.
+    """
+    planes = np.asarray(planes, dtype=np.float32)
+    B = planes.shape[0]
+    Mt = torch.as_tensor(np.asarray(M, dtype=np.float32), device=device)
+    if Mt.ndim == 2:
+        Mt = Mt.expand(B, -1, -1)
+    y = torch.as_tensor(planes, device=device)[:, None]
+    with torch.inference_mode():
+        out = model.net.linear(y, Mt) if linear_only else model.net(y, Mt)
+    return out[:, 0].float().cpu().numpy()
+
+
+def restore_plane(
+    model: ModelFiles,
+    plane: np.ndarray,
+    kernel: np.ndarray,
+    noise_level: float,
+    device: str | torch.device = "cpu",
+    linear_only: bool = False,
+) -> np.ndarray:
+    """Restore one 2D plane (values on the [0, 1] scale) with a model.
+
+    Parameters
+    ----------
+    model : ModelFiles
+        Loaded model (network on ``device``).
+    plane : numpy.ndarray
+        2D blurred image.
+    kernel : numpy.ndarray
+        Prepared kernel.
+    noise_level : float
+        Noise standard deviation on the [0, 1] scale.
+    device : str or torch.device
+        Where to run.
+    linear_only : bool
+        Return the GLRA linear block's output only.
+
+    Returns
+    -------
+    numpy.ndarray
+        Restored float32 plane, same shape.
+    """
+    M, _ = kernel_coefficients(model, kernel, noise_level)
+    return restore_batch(model, np.asarray(plane)[None], M, device, linear_only)[0]
