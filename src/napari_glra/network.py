@@ -1,20 +1,23 @@
 """The GLRA deconvolution network as a bare ``torch.nn.Module`` (no training code).
 
-Architecture (Ren et al. 2018):
+Architecture (after Ren et al. 2018):
 
 1. deconvolution block: ``m`` vertical ``d × 1`` filters (init. ``L``), a 1×1
    ``m → m`` layer fixed to the input kernel's ``M`` (one per sample, not
-   trained), ``m`` horizontal ``1 × d`` filters (init. ``R``);
-2. artifact-removal block: ``k1 × k1`` conv ``m → width`` (paper: 15×15,
-   LeakyReLU 0.2), 1×1 ``width → width``, ``depth`` × ``3 × 3`` convs
-   (ours, for a wider receptive field at low cost), ``7 × 7`` ``width → 1``.
+   trained), ``m`` horizontal ``1 × d`` filters (init. ``R``); its ``m`` output
+   channels are mixed by a learned 1×1 ``m → width - 1`` layer and joined by
+   their sum, the linear GLRA estimate ``(L M Rᵀ) * y``;
+2. artifact-removal block of valid convolutions with LeakyReLU 0.2:
+   ``k1 × k1`` ``width → width`` (the paper's first layer is 15×15 ``m → 128``;
+   ours is factored into the exact 1×1 mix above and a smaller spatial
+   kernel so that it trains on a CPU), 1×1, ``depth`` × ``3 × 3`` (a wider
+   receptive field at low cost), ``7 × 7`` ``width → 1``.
 
-Everything up to the first non-linearity is linear, so the deconvolution
-block *and* the first ``k1 × k1`` convolution are applied exactly in the
-Fourier domain on a mirror-padded image (``path="fft"``, the default).
+Everything before the spatial block is linear, so it is applied exactly in
+the Fourier domain on a mirror-padded image (``path="fft"``, the default);
 ``path="direct"`` runs the same maths with spatial (circular) convolutions,
-for testing.  The output is the linear GLRA estimate ``(L M Rᵀ) * y`` plus
-the artifact block's correction (``residual=True``).
+for testing.  The output is the linear estimate plus the artifact block's
+correction (``residual=True``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class NetConfig:
 
     d: int = 151
     m: int = 50
-    width: int = 24
+    width: int = 16
     first_kernel: int = 7
     depth: int = 4
     mid_kernel: int = 3
@@ -140,11 +143,12 @@ class GLRANet(nn.Module):
                 if tuple(init_t.shape) != (c.d, c.m):
                     raise ValueError(f"{name} has shape {tuple(init_t.shape)}, expected {(c.d, c.m)}")
             self.register_parameter(name, nn.Parameter(init_t.clone()))
-        # 1x1 m -> width mix of the m deconvolution channels (exact, in Fourier).
-        self.mix = nn.Parameter(torch.randn(c.width, c.m, generator=gen) * c.m**-0.5)
+        # 1x1 m -> (width - 1) mix of the m deconvolution channels (exact, in Fourier);
+        # with the linear estimate they make `width` input channels (a SIMD-friendly count).
+        self.mix = nn.Parameter(torch.randn(c.width - 1, c.m, generator=gen) * c.m**-0.5)
         act = nn.LeakyReLU(c.negative_slope)
         layers: list[nn.Module] = [
-            nn.Conv2d(c.width + 1, c.width, c.first_kernel),
+            nn.Conv2d(c.width, c.width, c.first_kernel),
             act,
             nn.Conv2d(c.width, c.width, 1),
             act,
@@ -207,7 +211,7 @@ class GLRANet(nn.Module):
     ) -> torch.Tensor:
         """Linear estimate and mixed deconvolution channels, ``margin`` px wider per side.
 
-        Returns a ``(B, 1 + width, H + 2 margin, W + 2 margin)`` tensor whose first
+        Returns a ``(B, width, H + 2 margin, W + 2 margin)`` tensor whose first
         channel is the linear GLRA estimate (only that channel if ``mixed`` is false).
         """
         c = self.config
@@ -235,8 +239,8 @@ class GLRANet(nn.Module):
         P = torch.einsum("hi,bij->bhj", Lh, M.to(Lh.dtype))  # (B, nh, m)
         if mixed:
             ones = torch.ones(1, self.config.m, dtype=self.mix.dtype, device=self.mix.device)
-            A = torch.cat([ones, self.mix], 0).to(P.dtype)  # (1 + C, m)
-            PA = P[:, None, :, :] * A[None, :, None, :]  # (B, 1 + C, nh, m)
+            A = torch.cat([ones, self.mix], 0).to(P.dtype)  # (C, m)
+            PA = P[:, None, :, :] * A[None, :, None, :]  # (B, C, nh, m)
         else:
             PA = P[:, None]
         # One big GEMM: channel k at (h, w) = sum_j P[b, h, j] A[k, j] Rh[w, j].
@@ -275,12 +279,12 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         ``artifact_block``: the spatial convolutions after the Fourier block
         (what the default FFT path runs spatially);
         ``fourier``: complex MACs per frequency of the Fourier block
-        (``(1 + width) × m``), excluding the FFTs themselves.
+        (``width × m``), excluding the FFTs themselves.
     """
     c = config
-    deconv = 2 * c.d * c.m + c.m * c.m + c.m * c.width
+    deconv = 2 * c.d * c.m + c.m * c.m + c.m * (c.width - 1)
     rest = (
-        c.first_kernel**2 * (c.width + 1) * c.width
+        c.first_kernel**2 * c.width * c.width
         + c.width * c.width
         + c.depth * c.mid_kernel**2 * c.width**2
         + c.last_kernel**2 * c.width
@@ -289,5 +293,5 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),
         "artifact_block": float(rest),
-        "fourier": float((1 + c.width) * c.m),
+        "fourier": float(c.width * c.m),
     }

@@ -8,7 +8,10 @@ default: ``reg = noise_reg(noise_level)``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from scipy import fft as sfft
 
 __all__ = ["DEFAULT_SIZE", "noise_reg", "psf2otf", "pseudo_inverse", "gradient_power"]
 
@@ -72,6 +75,12 @@ def gradient_power(shape: tuple[int, int]) -> np.ndarray:
     return (2 - 2 * np.cos(2 * np.pi * u)) + (2 - 2 * np.cos(2 * np.pi * v))
 
 
+@lru_cache(maxsize=8)
+def _half_gradient_power(n: int) -> np.ndarray:
+    """``gradient_power((n, n))`` restricted to the rfft half-plane (cached)."""
+    return gradient_power((n, n))[:, : n // 2 + 1]
+
+
 def pseudo_inverse(
     k: np.ndarray,
     size: int = DEFAULT_SIZE,
@@ -118,11 +127,15 @@ def pseudo_inverse(
         raise ValueError(f"reg must be a positive number, got {reg!r}")
     if prior not in ("gradient", "identity"):
         raise ValueError(f"prior must be 'gradient' or 'identity', got {prior!r}")
-    n = fft_size or max(2 * size + 1, 2 * max(k.shape) + 1)
-    shape = (n, n)
-    K = psf2otf(k, shape)
-    P = gradient_power(shape) if prior == "gradient" else 1.0
-    kinv = np.real(np.fft.ifft2(np.conj(K) / (np.abs(K) ** 2 + reg * P + 1e-12)))
+    n = fft_size or sfft.next_fast_len(max(2 * size + 1, 2 * max(k.shape) + 1), real=True)
+    if n < max(size, *k.shape):
+        raise ValueError(f"fft_size {n} is smaller than the kernel or the crop size")
+    h, w = k.shape
+    pad = np.zeros((n, n))
+    pad[:h, :w] = k
+    K = sfft.rfft2(np.roll(pad, (-(h // 2), -(w // 2)), axis=(0, 1)))
+    P = _half_gradient_power(n) if prior == "gradient" else 1.0
+    kinv = sfft.irfft2(np.conj(K) / (np.abs(K) ** 2 + reg * P + 1e-12), s=(n, n))
     kinv = np.fft.fftshift(kinv)
     c = n // 2
     h = size // 2

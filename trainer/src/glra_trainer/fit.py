@@ -1,0 +1,219 @@
+"""``glra-train fit``: train a GLRANet with on-the-fly degradation, CSV log, curves, checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from napari_glra.glra import load_basis
+from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
+
+from .data import Degrader, load_images, validation_set
+from .device import pick_device
+
+DEFAULTS: dict[str, Any] = {
+    "basis": "trainer/runs/default/basis.safetensors",
+    "out": "trainer/runs/default",
+    "train_dir": "../shared/data/bsds500/train",
+    "val_dir": "../shared/data/bsds500/test",
+    "max_train_images": None,
+    "val_images": 12,
+    "val_per_family": 8,
+    "val_noise": 0.01,
+    "crop": 128,
+    "batch": 8,
+    "steps": 6000,
+    "lr": 1e-3,
+    "lr_min": 2e-5,
+    "basis_lr_scale": 0.1,
+    "noise_min": 0.005,
+    "noise_max": 0.03,
+    "p_saturation": 0.7,
+    "checkpoint_every": 250,
+    "val_every": 500,
+    "max_minutes": None,
+    "seed": 0,
+    "threads": None,
+    "device": "auto",
+    "random_init": False,
+    "network": {},
+}
+
+CKPT = "checkpoint.pt"
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
+
+
+def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay over the steps or the time budget, whichever ends first."""
+    warm = 100
+    if step < warm:
+        return cfg["lr"] * (step + 1) / warm
+    t = (step - warm) / max(1, cfg["steps"] - warm)
+    if cfg.get("max_minutes"):
+        t = max(t, elapsed / (60 * cfg["max_minutes"]))
+    t = min(1.0, t)
+    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+
+
+def evaluate_samples(net: GLRANet, samples: list, device: torch.device, linear: bool = False) -> dict[str, float]:
+    """Mean PSNR per family of the network (or its linear block) on fixed samples."""
+    net.eval()
+    scores: dict[str, list[float]] = {}
+    with torch.inference_mode():
+        for s in samples:
+            y = torch.as_tensor(s.y, device=device)[None, None]
+            M = torch.as_tensor(s.M, device=device)[None]
+            out = (net.linear(y, M) if linear else net(y, M))[0, 0].cpu().numpy()
+            scores.setdefault(s.family, []).append(_psnr(np.clip(out, 0, 1), s.x))
+    net.train()
+    return {f: float(np.mean(v)) for f, v in scores.items()}
+
+
+def save_checkpoint(path: Path, net, opt, step: int, rng: np.random.Generator, cfg: dict, elapsed: float) -> None:
+    """Write model + optimiser + RNG state (atomic replace)."""
+    state = {
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "elapsed": elapsed,
+        "numpy_rng": json.dumps(rng.bit_generator.state),
+        "torch_rng": torch.get_rng_state(),
+        "config": json.dumps(cfg),
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
+    """Train according to ``cfg``; returns the run directory (holding checkpoint.pt, log.csv)."""
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg["threads"]))
+    device = pick_device(cfg.get("device", "auto"))
+    basis = load_basis(cfg["basis"])
+    net_cfg = NetConfig(**{**cfg.get("network", {}), "d": basis.d, "m": basis.m})
+    torch.manual_seed(cfg["seed"])
+    net = GLRANet(net_cfg, None if cfg.get("random_init") else basis.L, None if cfg.get("random_init") else basis.R,
+                  seed=cfg["seed"]).to(device)
+    basis_params = [net.L, net.R]
+    other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
+    opt = torch.optim.Adam([
+        {"params": other, "lr_scale": 1.0},
+        {"params": basis_params, "lr_scale": cfg["basis_lr_scale"]},
+    ], lr=cfg["lr"])
+    rng = np.random.default_rng(cfg["seed"])
+    step, elapsed = 0, 0.0
+    ckpt = out / CKPT
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {ckpt} at step {step}")
+    elif resume:
+        log(f"no checkpoint at {ckpt}; starting from scratch")
+
+    train_dir, val_dir = cfg.get("train_dir"), cfg.get("val_dir")
+    images = load_images(train_dir, cfg.get("max_train_images")) if train_dir and Path(train_dir).is_dir() else None
+    val_imgs = load_images(val_dir, cfg["val_images"]) if val_dir and Path(val_dir).is_dir() else None
+    log(f"training images: {len(images) if images else 'dead leaves'}; validation: "
+        f"{len(val_imgs) if val_imgs else 'dead leaves'}; device {device}")
+    degr = Degrader(basis, crop=cfg["crop"], noise_range=(cfg["noise_min"], cfg["noise_max"]),
+                    p_saturation=cfg["p_saturation"])
+    val = validation_set(Degrader(basis, crop=cfg["crop"]), val_imgs, cfg["val_per_family"], cfg["val_noise"], 1234)
+    macs = macs_per_pixel(net_cfg)
+    log(f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
+        f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}")
+    (out / "run_config.json").write_text(json.dumps({**cfg, "network": net_cfg.to_dict()}, indent=2) + "\n")
+
+    log_path = out / "log.csv"
+    fams = list(degr.families)
+    new_log = not (resume and log_path.is_file())
+    logf = open(log_path, "w" if new_log else "a", newline="")
+    writer = csv.writer(logf)
+    if new_log:
+        writer.writerow(["step", "loss", *[f"val_{f}" for f in fams], *[f"linear_{f}" for f in fams], "seconds"])
+    lin = evaluate_samples(net, val, device, linear=True)
+    log("linear block PSNR: " + ", ".join(f"{f} {v:.2f}" for f, v in lin.items()))
+
+    from tqdm import tqdm
+
+    t_start = time.time() - elapsed
+    deadline = t_start + 60 * cfg["max_minutes"] if cfg.get("max_minutes") else None
+    losses: list[float] = []
+    bar = tqdm(total=cfg["steps"], initial=step, desc="fit", mininterval=30, dynamic_ncols=True)
+    net.train()
+    while step < cfg["steps"]:
+        lr = _lr_at(step, cfg, time.time() - t_start)
+        for g in opt.param_groups:
+            g["lr"] = lr * g["lr_scale"]
+        y, x, M = degr.batch(images, cfg["batch"], rng)
+        y, x, M = (torch.as_tensor(a, device=device) for a in (y, x, M))
+        loss = (net(y, M) - x).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        bar.update(1)
+        last = step == cfg["steps"] or (deadline is not None and time.time() > deadline)
+        if step % cfg["val_every"] == 0 or last:
+            val_psnr = evaluate_samples(net, val, device)
+            writer.writerow([step, f"{np.mean(losses):.6f}", *[f"{val_psnr[f]:.3f}" for f in fams],
+                             *[f"{lin[f]:.3f}" for f in fams], f"{time.time() - t_start:.0f}"])
+            logf.flush()
+            log(f"step {step}: loss {np.mean(losses):.5f} val " +
+                ", ".join(f"{f} {v:.2f} ({v - lin[f]:+.2f})" for f, v in val_psnr.items()))
+            losses = []
+            plot_curves(log_path, out / "curves.png")
+        if step % cfg["checkpoint_every"] == 0 or last:
+            save_checkpoint(ckpt, net, opt, step, rng, cfg, time.time() - t_start)
+        if last:
+            break
+    bar.close()
+    logf.close()
+    return out
+
+
+def plot_curves(log_path: Path, png: Path) -> None:
+    """PNG of training loss and validation PSNR per family from the CSV log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(steps, [float(r["loss"]) for r in rows])
+    a.set_xlabel("step")
+    a.set_ylabel("L1 loss")
+    for key in rows[0]:
+        if key.startswith("val_"):
+            fam = key[4:]
+            (line,) = b.plot(steps, [float(r[key]) for r in rows], label=fam)
+            b.plot(steps, [float(r[f"linear_{fam}"]) for r in rows], "--", color=line.get_color())
+    b.set_xlabel("step")
+    b.set_ylabel("validation PSNR (dB); dashed: linear block")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
