@@ -1,0 +1,113 @@
+"""Shared fixtures: small, deterministic bases and networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_glra.glra import Basis, fit_glram
+from napari_glra.kernels import make_kernel
+from napari_glra.pseudo_inverse import pseudo_inverse
+
+SMALL_D = 31
+SMALL_M = 8
+
+
+@pytest.fixture(scope="session")
+def small_basis() -> Basis:
+    """A d=31, m=8 basis fitted on a few Gaussian and disk pseudo-inverses."""
+    mats = []
+    for s in (1.0, 1.5, 2.0, 2.5):
+        mats.append(pseudo_inverse(make_kernel("gaussian", sigma=s), size=SMALL_D, reg=0.05))
+    for r in (2.0, 3.0, 4.0):
+        mats.append(pseudo_inverse(make_kernel("disk", radius=r), size=SMALL_D, reg=0.05))
+    L, R, _ = fit_glram(np.stack(mats), SMALL_M, iters=5)
+    return Basis(L, R, {"prior": "gradient", "version": "test"})
+
+
+# --------------------------------------------------------------------------- engine / api (issue 5)
+TINY_NET = {"d": 31, "m": 8, "width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A saved tiny model (d=31, m=8, width 4) whose basis fits Gaussian (sigma 1-2) and disk (r 2-4) kernels.
+
+    The basis is fitted on unit-norm pseudo-inverses at several noise levels with the
+    default regularisation, as the trainer does; the network is untrained (its output is
+    the linear GLRA estimate plus a small random correction), which is enough to test
+    the engine's plumbing and numerics.
+    """
+    from napari_glra.model_io import save_model
+    from napari_glra.network import GLRANet, NetConfig
+
+    mats = []
+    kernels = [make_kernel("gaussian", sigma=s) for s in (1.0, 1.3, 1.6, 2.0)]
+    kernels += [make_kernel("disk", radius=r) for r in (2.0, 3.0, 4.0)]
+    for k in kernels:
+        for s in (0.005, 0.01, 0.02, 0.05):
+            kd = pseudo_inverse(k, size=TINY_NET["d"], noise_level=s)
+            mats.append(kd / np.linalg.norm(kd))
+    L, R, _ = fit_glram(np.stack(mats), TINY_NET["m"], iters=8)
+    basis = Basis(
+        L,
+        R,
+        {
+            "prior": "gradient",
+            "version": "test",
+            "families": {"gaussian": {"sigma": [1.0, 2.0]}, "disk": {"radius": [2.0, 4.0]}},
+        },
+    )
+    net = GLRANet(NetConfig(**TINY_NET), L, R, seed=0)
+    return save_model(tmp_path_factory.mktemp("models") / "tiny", net, basis, name="tiny", version="0.0-test")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    """The tiny model, loaded through the public loader (cached)."""
+    from napari_glra.api import load_model
+
+    return load_model(tiny_model_dir)
+
+
+def _natural_images(n: int = 4, size: int | None = 96, offset: int = 0) -> list[np.ndarray]:
+    """Grey natural images in [0, 1]: BSDS500 test images if present, else scikit-image's.
+
+    ``size`` crops a ``size x size`` square (``None``: the whole image).
+    """
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500" / "test"
+    files = sorted(root.glob("*.jpg"))[offset : offset + n] if root.is_dir() else []
+    out = []
+    if len(files) == n:
+        from skimage import io
+
+        for f in files:
+            img = io.imread(f, as_gray=True).astype(np.float64)
+            out.append(img if size is None else img[40 : 40 + size, 40 : 40 + size])
+        return out
+    from skimage import color, data
+
+    sources = [
+        data.camera(),
+        color.rgb2gray(data.astronaut()),
+        color.rgb2gray(data.coffee()),
+        data.coins(),
+        color.rgb2gray(data.chelsea()),
+        data.moon(),
+        color.rgb2gray(data.rocket()),
+        data.brick(),
+    ]
+    for img in (sources * (1 + (offset + n) // len(sources)))[offset : offset + n]:
+        img = img.astype(np.float64)
+        img = img / 255.0 if img.max() > 1.5 else img
+        h, w = img.shape
+        out.append(img if size is None else img[h // 3 : h // 3 + size, w // 3 : w // 3 + size])
+    return out
+
+
+@pytest.fixture(scope="session")
+def natural_images():
+    """``natural_images(n, size, offset)``: grey [0, 1] crops of natural images (BSDS500 test or skimage)."""
+    return _natural_images

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+import torch
+from scipy.signal import fftconvolve
+
+from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel, mirror_pad
+
+CFG = NetConfig(d=31, m=8, width=4, depth=1, first_kernel=5, last_kernel=3)
+
+
+def _net(small_basis=None, seed=0):
+    torch.manual_seed(seed)
+    if small_basis is None:
+        return GLRANet(CFG, seed=seed).eval()
+    return GLRANet(CFG, small_basis.L, small_basis.R, seed=seed).eval()
+
+
+def _inputs(B=2, H=40, W=33, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.rand(B, 1, H, W, generator=g)
+    M = torch.randn(B, CFG.m, CFG.m, generator=g) * 0.3
+    return y, M
+
+
+def _rel(a, b):
+    return float((a - b).norm() / b.norm())
+
+
+@pytest.mark.parametrize("shape", [(40, 33), (25, 25), (17, 48), (64, 32)])
+def test_fft_path_matches_direct_path(small_basis, shape):
+    net = _net(small_basis)
+    y, M = _inputs(H=shape[0], W=shape[1])
+    with torch.no_grad():
+        a = net(y, M, path="fft")
+        b = net(y, M, path="direct")
+    assert a.shape == b.shape == y.shape
+    assert a.dtype == torch.float32
+    assert _rel(a, b) <= 1e-4
+
+
+def test_linear_fft_matches_direct_and_numpy(small_basis):
+    net = _net(small_basis)
+    y, M = _inputs(B=2, H=36, W=29, seed=1)
+    with torch.no_grad():
+        a = net.linear(y, M)
+        b = net.linear(y, M, path="direct")
+    assert a.shape == y.shape
+    assert _rel(a, b) <= 1e-4
+    # Reference: mirror-pad, then convolve with the full filter L M R^T.
+    L, R = small_basis.L, small_basis.R
+    for i in range(2):
+        f = L @ M[i].double().numpy() @ R.T
+        p = CFG.d // 2
+        yp = np.pad(y[i, 0].double().numpy(), p, mode="symmetric")
+        ref = fftconvolve(yp, f, mode="valid")
+        np.testing.assert_allclose(a[i, 0].numpy(), ref, atol=2e-5 * np.abs(ref).max())
+
+
+def test_per_sample_kernels(small_basis):
+    net = _net(small_basis)
+    y, M = _inputs(B=3)
+    with torch.no_grad():
+        batch = net(y, M)
+        single = torch.cat([net(y[i : i + 1], M[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(batch, single, rtol=1e-4, atol=1e-5)
+
+
+def test_constant_image_through_identity_filter():
+    # With L = R = identity columns and M = e1 e1^T, the linear block is a delta filter.
+    L = np.zeros((CFG.d, CFG.m))
+    L[CFG.d // 2, 0] = 1
+    L[np.arange(1, CFG.m), np.arange(1, CFG.m)] = 1
+    net = GLRANet(CFG, L, L).eval()
+    y, _ = _inputs(B=1)
+    M = torch.zeros(1, CFG.m, CFG.m)
+    M[0, 0, 0] = 1
+    with torch.no_grad():
+        out = net.linear(y, M)
+    torch.testing.assert_close(out, y, rtol=1e-5, atol=1e-5)
+
+
+def test_random_init_is_orthonormal_and_seeded():
+    a, b = GLRANet(CFG, seed=3), GLRANet(CFG, seed=3)
+    torch.testing.assert_close(a.L, b.L)
+    LtL = (a.L.T @ a.L).detach()
+    torch.testing.assert_close(LtL, torch.eye(CFG.m), atol=1e-5, rtol=0)
+
+
+def test_gradients_flow():
+    net = GLRANet(CFG)
+    y, M = _inputs(B=1, H=24, W=24)
+    net(y, M).mean().backward()
+    assert net.L.grad is not None and net.R.grad is not None and net.mix.grad is not None
+    assert all(p.grad is not None for p in net.body.parameters())
+
+
+@pytest.mark.parametrize(
+    "y_shape,M_shape",
+    [
+        ((2, 24, 24), (2, 8, 8)),
+        ((2, 3, 24, 24), (2, 8, 8)),
+        ((2, 1, 24, 24), (1, 8, 8)),
+        ((2, 1, 24, 24), (2, 7, 7)),
+        ((2, 1, 24, 24), (2, 8)),
+    ],
+)
+def test_bad_shapes_raise(y_shape, M_shape):
+    net = GLRANet(CFG)
+    with pytest.raises(ValueError, match="must have shape"):
+        net(torch.zeros(y_shape), torch.zeros(M_shape))
+
+
+def test_bad_path_and_init_raise():
+    net = GLRANet(CFG)
+    y, M = _inputs(B=1, H=20, W=20)
+    with pytest.raises(ValueError, match="path"):
+        net(y, M, path="spatial")
+    with pytest.raises(ValueError, match="expected"):
+        GLRANet(CFG, L=np.zeros((CFG.d, CFG.m + 1)))
+
+
+def test_config_round_trip_and_unknown_keys():
+    d = CFG.to_dict()
+    assert NetConfig.from_dict(d) == CFG
+    with pytest.raises(ValueError, match="unknown network config keys"):
+        NetConfig.from_dict({**d, "colour": 3})
+    assert CFG.margin == 5 // 2 + 1 * (3 // 2) + 3 // 2
+
+
+def test_mirror_pad_beyond_image_size():
+    x = torch.arange(6.0).reshape(1, 1, 2, 3)
+    p = mirror_pad(x, 5, 4, 7, 2)
+    assert p.shape == (1, 1, 2 + 9, 3 + 9)
+    ref = np.pad(x[0, 0].numpy(), ((5, 4), (7, 2)), mode="symmetric")
+    np.testing.assert_array_equal(p[0, 0].numpy(), ref)
+
+
+def test_macs_and_parameter_count():
+    macs = macs_per_pixel(CFG)
+    net = GLRANet(CFG)
+    n_mix = net.mix.shape[0]  # mixed deconvolution channels besides the linear estimate
+    assert set(macs) == {"direct", "deconv_block_direct", "artifact_block", "fourier"}
+    assert macs["deconv_block_direct"] == 2 * 31 * 8 + 8 * 8 + 8 * n_mix
+    assert macs["direct"] == macs["deconv_block_direct"] + macs["artifact_block"]
+    assert macs["fourier"] == (1 + n_mix) * 8
+    spatial = sum(m.weight.numel() for m in net.body if isinstance(m, torch.nn.Conv2d))
+    assert macs["artifact_block"] == spatial  # one MAC per weight per output pixel
+    assert macs_per_pixel(NetConfig())["direct"] > macs["direct"]
+    n = count_parameters(net)
+    assert n == sum(p.numel() for p in net.parameters())
+    net.L.requires_grad_(False)
+    assert count_parameters(net) == n - CFG.d * CFG.m
+    assert count_parameters(net, trainable_only=False) == n
