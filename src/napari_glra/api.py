@@ -1,0 +1,261 @@
+"""The public scripting API of napari-glra (no Qt or napari needed).
+
+>>> from napari_glra.api import deconvolve, make_kernel          # doctest: +SKIP
+>>> k = make_kernel("motion", length=15, seed=1)                  # doctest: +SKIP
+>>> restored = deconvolve(blurred, k)                             # doctest: +SKIP
+
+Intensity and noise contract
+----------------------------
+- A float image whose values lie in [0, 1] is used as it is: that is the
+  scale the models were trained on, and ``noise_level`` is the standard
+  deviation of the noise on that scale (0.01 = 1 % of the range).  Noise may
+  push values a little outside: the image counts as [0, 1] when its 0.1st and
+  99.9th percentiles lie within [-0.25, 1.25].
+- Any other image (uint8, uint16, ... or floats outside [0, 1]) is mapped to
+  [0, 1] by a robust affine map derived from the data (offset: the 0.1st
+  percentile; range: up to the 99.9th percentile; min/max if those coincide)
+  and the result is mapped back: the output is float32 on the input's own
+  intensity scale (offset kept, doubling the gain doubles the output).
+  ``noise_level`` is then relative to that range.  ``output_dtype`` returns
+  another dtype (``"input"``: the input's), rounded and clipped to its range,
+  never wrapped.
+- ``noise_level=None`` estimates the noise (:func:`estimate_noise`, patch-PCA
+  on the [0, 1]-mapped image).
+
+Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
+inference code path, also used by the napari widget).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .degrade import degrade
+from .engine import DeconvResult, KernelFitWarning, available_devices, deconvolve_iter
+from .kernels import make_kernel
+from .model_io import ModelFiles
+from .noise import estimate_noise
+
+__all__ = [
+    "DeconvResult",
+    "KernelFitWarning",
+    "ModelFiles",
+    "available_devices",
+    "available_models",
+    "deconvolve",
+    "deconvolve_iter",
+    "degrade",
+    "estimate_noise",
+    "kernel_fit_error",
+    "load_model",
+    "make_kernel",
+    "prepare_psf",
+]
+
+
+def prepare_psf(psf: Any, **kwargs: Any) -> np.ndarray:
+    """Check and normalise a PSF into an odd, centred, non-negative kernel summing to one.
+
+    Re-export of :func:`napari_glra.psf.prepare_psf` (see there for the
+    options: background subtraction, bead stacks, resampling, cropping).
+
+    Parameters
+    ----------
+    psf : array_like
+        2D kernel or 3D bead stack.
+    **kwargs
+        Options of :func:`napari_glra.psf.prepare_psf`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The prepared kernel.
+    """
+    from .psf import prepare_psf as _prepare_psf
+
+    return _prepare_psf(psf, **kwargs)
+
+
+def _tqdm_progress() -> Any:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = round(float(fraction), 4)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def deconvolve(
+    image: Any,
+    kernel: Any,
+    *,
+    noise_level: float | None = None,
+    model: str | os.PathLike | ModelFiles = "default",
+    device: str = "auto",
+    channel_axis: int | None = None,
+    tile_size: int | None = None,
+    output_dtype: Any = None,
+    progress: Any = None,
+    return_info: bool = False,
+) -> Any:
+    """Restore a blurred, noisy image with a known blur kernel (GLRA network).
+
+    Parameters
+    ----------
+    image : array_like
+        2D image, nD stack (independent 2D planes over the last two axes) or
+        multichannel image; numpy or dask (dask in → lazy dask out).  Any
+        real numeric dtype; see the intensity contract in the module docs.
+    kernel : array_like
+        2D blur kernel / PSF, applied to every plane; it goes through
+        :func:`prepare_psf` (centred, normalised to sum 1).  It must be smaller
+        than the image and than the model's limit.
+    noise_level : float, optional
+        Standard deviation of the noise on the [0, 1] scale of the (mapped)
+        image, 0.01 = 1 %.  ``None`` (default) estimates it.
+    model : str, path or ModelFiles
+        A shipped model's name (:func:`available_models`), a model directory
+        or a loaded model (:func:`load_model`).
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``.
+    channel_axis : int, optional
+        Axis of colour channels, each restored on its own.  Default: the last
+        axis of an image whose last axis has 3 or 4 entries (RGB/RGBA; alpha
+        is copied unchanged); otherwise none.
+    tile_size : int, optional
+        Restore planes in tiles with cores of this side (overlapping by the
+        network's receptive field, so the result equals the untiled one).
+        Default: tiles only when a plane would exceed the memory budget.
+    output_dtype : dtype or "input", optional
+        Default float32 on the input's intensity scale; an integer dtype is
+        rounded and clipped to its range.
+    progress : callable or True, optional
+        ``progress(fraction, message)`` after each plane or tile, or ``True``
+        for a tqdm progress bar.
+    return_info : bool
+        Also return the run's info dict (noise level used, device, model,
+        kernel fit error, timing; see :class:`DeconvResult`).
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        The restored image, same shape as ``image`` (and ``info`` if
+        ``return_info``).
+
+    Raises
+    ------
+    ValueError
+        Bad input, each with what to do: NaN/inf values, empty or 1D arrays, a
+        zero or negative-sum kernel, a kernel larger than the image or the
+        model's limit, a 3D kernel, an unknown model or unavailable device, a bad
+        ``channel_axis``.
+    TypeError
+        Non-numeric image or kernel.
+
+    Warns
+    -----
+    KernelFitWarning
+        When the model's basis represents the kernel poorly (relative error
+        above 10 %, see :func:`kernel_fit_error`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage import data
+    >>> from napari_glra.api import deconvolve, degrade, make_kernel  # doctest: +SKIP
+    >>> k = make_kernel("gaussian", sigma=2.0)                         # doctest: +SKIP
+    >>> blurred, sharp = degrade(data.camera() / 255, k, noise=0.01)   # doctest: +SKIP
+    >>> restored = deconvolve(blurred, k, noise_level=0.01)            # doctest: +SKIP
+    """
+    bar = None
+    callback = progress
+    if progress is True:
+        bar, callback = _tqdm_progress()
+    elif progress is not None and progress is not False and not callable(progress):
+        raise TypeError(f"progress must be a callable(fraction, message), True or None, got {progress!r}")
+    elif progress is False:
+        callback = None
+    try:
+        result = engine.run(
+            deconvolve_iter(
+                image,
+                kernel,
+                noise_level=noise_level,
+                model=model,
+                device=device,
+                channel_axis=channel_axis,
+                tile_size=tile_size,
+                output_dtype=output_dtype,
+            ),
+            callback,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return (result.data, result.info) if return_info else result.data
+
+
+def load_model(name: str | os.PathLike = "default") -> ModelFiles:
+    """Load a model by name or directory (cached; reloaded if its files change).
+
+    Parameters
+    ----------
+    name : str or path
+        A shipped model's name (see :func:`available_models`) or the path of a
+        directory holding ``weights.safetensors``, ``config.json`` and
+        ``basis.safetensors``.
+
+    Returns
+    -------
+    ModelFiles
+        Network (eval mode, CPU), basis and config (``.name``, ``.version``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the available ones) or inconsistent files.
+    """
+    return engine.load_model(name)
+
+
+def available_models() -> list[str]:
+    """Names of the models shipped with the package (``"default"`` first).
+
+    Returns
+    -------
+    list of str
+        Names accepted by :func:`load_model` and ``deconvolve(model=...)``.
+    """
+    return engine.available_models()
+
+
+def kernel_fit_error(
+    kernel: Any, model: str | os.PathLike | ModelFiles = "default", noise_level: float = 0.01
+) -> float:
+    """How well a model's GLRA basis represents a kernel (what the widget shows).
+
+    Parameters
+    ----------
+    kernel : array_like
+        2D blur kernel / PSF (prepared with :func:`prepare_psf` first).
+    model : str, path or ModelFiles
+        The model.
+    noise_level : float
+        Noise level on the [0, 1] scale the pseudo-inverse is computed for.
+
+    Returns
+    -------
+    float
+        Relative error ``‖k† - L M Rᵀ‖ / ‖k†‖`` of the kernel's pseudo-inverse
+        ``k†`` in the basis; above 0.1 (10 %) :func:`deconvolve` warns.
+    """
+    return engine.kernel_fit_error(kernel, model=model, noise_level=noise_level)
