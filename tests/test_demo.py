@@ -33,11 +33,6 @@ def test_demo_writes_images_and_scores(demo_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="the 151 px crop of the gradient-prior pseudo-inverse loses its DC gain and tails for "
-    "motion kernels (~0.85 dB here) and the basis adds its representation error",
-)
 def test_demo_linear_block_within_0p1_db_of_wiener(demo_run):
     _, scores = demo_run
     assert abs(scores["wiener"] - scores["glra_linear"]) <= 0.1

@@ -69,11 +69,6 @@ def test_motion_extent_matches_length(length, seed):
     assert length - 2 <= extent <= length + 2
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="kernels.motion's default size (length + 2) cuts off trajectories whose centre of mass "
-    "is off their middle (~13% of seeds): extent < length and centre of mass off by up to 1.6 px",
-)
 def test_motion_many_seeds_centred_and_complete():
     for length in (9, 17, 27):
         for seed in range(20):

@@ -119,7 +119,8 @@ def motion(
     seed : int or numpy.random.Generator, optional
         Random seed (same seed, same kernel).
     size : int, optional
-        Odd side length; default ``_odd(length + 2)``.
+        Odd side length; default: the smallest odd size (at least
+        ``length + 2``) that holds the whole trajectory around its centre of mass.
     n_points : int
         Number of spline control points (>= 3).
 
@@ -133,9 +134,6 @@ def motion(
     if n_points < 3:
         raise ValueError(f"motion needs at least 3 control points, got {n_points}")
     _check_size(size)
-    size = size or _odd(length + 2)
-    if size < length:
-        raise ValueError(f"motion kernel size {size} is smaller than its length {length}")
     rng = np.random.default_rng(seed)
     # Random walk with momentum: a smooth, sometimes curled camera shake.
     pts = np.zeros((n_points, 2))
@@ -156,6 +154,15 @@ def motion(
     knots = rng.uniform(0.3, 1.0, size=n_points)
     w = np.interp(t, np.linspace(0, 1, n_points), knots)
     traj -= (traj * w[:, None]).sum(0) / w.sum()
+    # Smallest odd size holding the whole path around its centre of mass.
+    needed = _odd(2 * np.abs(traj).max() + 3)
+    if size is None:
+        size = max(needed, _odd(length + 2))
+    elif size < needed:
+        raise ValueError(
+            f"motion kernel size {size} cuts off its trajectory (needs {needed} px for length {length}); "
+            "give a larger size or omit it"
+        )
     traj += size // 2
     k = np.zeros((size, size))
     i0 = np.floor(traj).astype(int)

@@ -89,7 +89,7 @@ class Degrader:
     families : sequence of str
         Kernel families to sample.
     kmax : int
-        Odd size every kernel is zero-padded (or centre-cropped) to, so all crops align.
+        Odd size every kernel is zero-padded to, so all crops align (larger draws are redrawn).
     """
 
     def __init__(
@@ -100,7 +100,7 @@ class Degrader:
         saturation: float = 1.2,
         p_saturation: float = 0.7,
         families: tuple[str, ...] = FAMILIES,
-        kmax: int = 31,
+        kmax: int = 45,
     ) -> None:
         self.basis = basis
         self.crop = int(crop)
@@ -135,6 +135,8 @@ class Degrader:
     ) -> Sample:
         """Degrade one sharp patch with a random kernel of ``family``."""
         k, _ = sample_kernel(family, rng)
+        while k.shape[0] > self.kmax:  # rare, very curled motion paths
+            k, _ = sample_kernel(family, rng)
         if saturate is None:
             saturate = rng.random() < self.p_saturation
         y, x = degrade(
