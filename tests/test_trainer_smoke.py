@@ -29,15 +29,21 @@ def image_dir(tmp_path):
 def test_help_of_every_subcommand():
     for cmd in ("basis", "fit", "evaluate", "export"):
         out = subprocess.run(
-            [sys.executable, "-m", "glra_trainer.cli", cmd, "--help"], capture_output=True, text=True, check=True
+            [sys.executable, "-m", "glra_trainer.cli", cmd, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         assert "--config" in out.stdout and "--set" in out.stdout
 
 
 def test_config_file_and_overrides(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[fit]\nbatch = 3\n[fit.network]\nwidth = 8\n')
-    assert main(["fit", "--config", str(cfg), "--set", "steps=7", "--set", "network.depth=2", "--print-config"]) == 0
+    cfg.write_text("[fit]\nbatch = 3\n[fit.network]\nwidth = 8\n")
+    assert (
+        main(["fit", "--config", str(cfg), "--set", "steps=7", "--set", "network.depth=2", "--print-config"])
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["batch"] == 3 and printed["steps"] == 7
     assert printed["network"] == {"width": 8, "depth": 2}
@@ -48,11 +54,25 @@ def test_smoke_pipeline(tmp_path, image_dir):
     basis = run / "basis.safetensors"
     s = ["--smoke", "--seed", "1"]
     assert main(["basis", *s, "--set", f'out="{basis}"']) == 0
-    meta_err = __import__("napari_glra.glra", fromlist=["load_basis"]).load_basis(basis).metadata["heldout_error"]
+    meta_err = (
+        __import__("napari_glra.glra", fromlist=["load_basis"]).load_basis(basis).metadata["heldout_error"]
+    )
     assert set(meta_err) == {"gaussian", "disk", "motion"}
 
-    fit = ["fit", *s, "--set", f'out="{run}"', "--set", f'basis="{basis}"', "--set", 'train_dir=""',
-           "--set", f'val_dir="{image_dir}"', "--device", "cpu"]
+    fit = [
+        "fit",
+        *s,
+        "--set",
+        f'out="{run}"',
+        "--set",
+        f'basis="{basis}"',
+        "--set",
+        'train_dir=""',
+        "--set",
+        f'val_dir="{image_dir}"',
+        "--device",
+        "cpu",
+    ]
     assert main(fit) == 0
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["step"]) for r in rows] == [3, 6]
@@ -65,19 +85,55 @@ def test_smoke_pipeline(tmp_path, image_dir):
     assert int(rows[-1]["step"]) == 9
 
     model_dir = tmp_path / "models" / "smoke"
-    assert main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"']) == 0
+    assert (
+        main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"'])
+        == 0
+    )
     ev = tmp_path / "eval"
-    assert main(["evaluate", *s, "--set", f'model="{model_dir}"', "--set", f'eval_dir="{image_dir}"',
-                 "--set", f'tune_dir="{image_dir}"', "--set", "skip_images=0", "--set", f'out="{ev}"',
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                "--set",
+                f'eval_dir="{image_dir}"',
+                "--set",
+                f'tune_dir="{image_dir}"',
+                "--set",
+                "skip_images=0",
+                "--set",
+                f'out="{ev}"',
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((ev / "summary.json").read_text())
     cell = summary["table"]["0.01"]["motion"]
     assert {"model", "linear", "wiener", "rl", "tv", "blurred"} <= set(cell)
     assert "napari-glra" in (ev / "table.md").read_text()
 
     # Export again with the evaluation: the card carries the measured table.
-    assert main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"',
-                 "--set", f'eval="{ev / "summary.json"}"']) == 0
+    assert (
+        main(
+            [
+                "export",
+                *s,
+                "--set",
+                f'run="{run}"',
+                "--set",
+                'name="smoke"',
+                "--set",
+                f'out="{model_dir}"',
+                "--set",
+                f'eval="{ev / "summary.json"}"',
+            ]
+        )
+        == 0
+    )
     card = (model_dir / "MODEL.md").read_text()
     assert "Wiener (tuned)" in card and f"{cell['model']['psnr']:.2f}" in card
 

@@ -57,7 +57,9 @@ def run_basis(cfg: dict[str, Any], log=print) -> tuple[Basis, dict[str, float]]:
     per_noise = {}
     for fam, v in held.items():
         errs = relative_error(v, (L, R)).reshape(-1, len(cfg["noise_levels"]))
-        per_noise[fam] = {str(s): float(np.sqrt(np.mean(errs[:, i] ** 2))) for i, s in enumerate(cfg["noise_levels"])}
+        per_noise[fam] = {
+            str(s): float(np.sqrt(np.mean(errs[:, i] ** 2))) for i, s in enumerate(cfg["noise_levels"])
+        }
     for fam, e in heldout.items():
         log(f"held-out relative error {fam}: {100 * e:.2f} %  (per noise: {per_noise[fam]})")
     meta = {

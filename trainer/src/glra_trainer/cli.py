@@ -13,16 +13,31 @@ import copy
 import json
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 SMOKE: dict[str, dict[str, Any]] = {
-    "basis": {"d": 31, "m": 8, "kernels_per_family": 12, "heldout_per_family": 4, "iters": 3,
-              "noise_levels": [0.01, 0.03]},
-    "fit": {"crop": 32, "batch": 2, "steps": 6, "val_every": 3, "checkpoint_every": 3, "val_images": 2,
-            "val_per_family": 1, "max_train_images": 4,
-            "network": {"width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3}},
+    "basis": {
+        "d": 31,
+        "m": 8,
+        "kernels_per_family": 12,
+        "heldout_per_family": 4,
+        "iters": 3,
+        "noise_levels": [0.01, 0.03],
+    },
+    "fit": {
+        "crop": 32,
+        "batch": 2,
+        "steps": 6,
+        "val_every": 3,
+        "checkpoint_every": 3,
+        "val_images": 2,
+        "val_per_family": 1,
+        "max_train_images": 4,
+        "network": {"width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3},
+    },
     "evaluate": {"images": 1, "crop": 48, "noise_levels": [0.01], "tune_images": 1, "smoke": True},
     "export": {},
 }
@@ -48,7 +63,9 @@ def build_config(command: str, defaults: dict, args: argparse.Namespace) -> dict
     cfg = copy.deepcopy(defaults)
     if args.config:
         data = tomllib.loads(Path(args.config).read_text())
-        section = data.get(command, {k: v for k, v in data.items() if not isinstance(v, dict) or k == "network"})
+        section = data.get(
+            command, {k: v for k, v in data.items() if not isinstance(v, dict) or k == "network"}
+        )
         for k, v in section.items():
             cfg[k] = v
     if args.smoke:
@@ -76,8 +93,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     """Argument parser of ``glra-train``."""
-    ap = argparse.ArgumentParser(prog="glra-train", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="glra-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("basis", help="fit the GLRA basis (L, R) on pseudo-inverse kernels")
     _common(p)

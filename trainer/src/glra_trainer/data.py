@@ -54,7 +54,7 @@ def dead_leaves(size: int, rng: np.random.Generator, n_disks: int = 600) -> np.n
     yy, xx = np.mgrid[:size, :size]
     rmin, rmax = 2.0, size / 3
     u = rng.uniform(size=n_disks)
-    radii = (rmin ** -2 + u * (rmax ** -2 - rmin ** -2)) ** -0.5  # p(r) ~ r^-3
+    radii = (rmin**-2 + u * (rmax**-2 - rmin**-2)) ** -0.5  # p(r) ~ r^-3
     for r in np.sort(radii)[::-1]:
         cy, cx = rng.uniform(-r, size + r, size=2)
         mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r

@@ -86,8 +86,9 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
     tuned: dict = {}
     if classical:
         log(f"tuning {classical} on {len(tune_imgs)} images from {cfg['tune_dir']}")
-        tuned = tune_baselines(tune_imgs, cfg["families"], cfg["noise_levels"], seed=cfg["seed"] + 2,
-                               methods=classical, log=log)
+        tuned = tune_baselines(
+            tune_imgs, cfg["families"], cfg["noise_levels"], seed=cfg["seed"] + 2, methods=classical, log=log
+        )
     rows = []
     for noise in cfg["noise_levels"]:
         for fam in cfg["families"]:
@@ -105,11 +106,20 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
                     results[m] = (est, time.time() - t)
                 for m, (est, dt) in results.items():
                     est = np.clip(est, 0, 1)
-                    rows.append({"family": fam, "noise": noise, "image": i, "method": m,
-                                 "psnr": psnr(est, xs), "ssim": ssim(est, xs), "seconds": dt})
-            log(f"noise {noise:.3f} {fam}: " + ", ".join(
-                f"{m} {np.mean([r['psnr'] for r in rows if r['method'] == m and r['family'] == fam and r['noise'] == noise]):.2f}"
-                for m in ["blurred", *methods]))
+                    rows.append(
+                        {
+                            "family": fam,
+                            "noise": noise,
+                            "image": i,
+                            "method": m,
+                            "psnr": psnr(est, xs),
+                            "ssim": ssim(est, xs),
+                            "seconds": dt,
+                        }
+                    )
+            cell = [r for r in rows if r["family"] == fam and r["noise"] == noise]
+            means = {m: np.mean([r["psnr"] for r in cell if r["method"] == m]) for m in ["blurred", *methods]}
+            log(f"noise {noise:.3f} {fam}: " + ", ".join(f"{m} {v:.2f}" for m, v in means.items()))
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -131,18 +141,37 @@ def summarise(rows: list[dict], methods: list[str], cfg: dict[str, Any]) -> dict
             cell = {}
             for m in methods:
                 sel = [r for r in rows if r["noise"] == noise and r["family"] == fam and r["method"] == m]
-                cell[m] = {"psnr": float(np.mean([r["psnr"] for r in sel])),
-                           "ssim": float(np.mean([r["ssim"] for r in sel])),
-                           "seconds": float(np.mean([r["seconds"] for r in sel]))}
+                cell[m] = {
+                    "psnr": float(np.mean([r["psnr"] for r in sel])),
+                    "ssim": float(np.mean([r["ssim"] for r in sel])),
+                    "seconds": float(np.mean([r["seconds"] for r in sel])),
+                }
             classical = [m for m in ("wiener", "rl", "tv") if m in cell]
             if "model" in cell and classical:
                 best = max(classical, key=lambda m: cell[m]["psnr"])
-                cell["margin_over_best_classical"] = {"best": best,
-                                                      "db": cell["model"]["psnr"] - cell[best]["psnr"]}
+                cell["margin_over_best_classical"] = {
+                    "best": best,
+                    "db": cell["model"]["psnr"] - cell[best]["psnr"],
+                }
             table.setdefault(str(noise), {})[fam] = cell
-    return {"protocol": {k: cfg[k] for k in ("eval_dir", "tune_dir", "images", "skip_images", "tune_images",
-                                             "crop", "families", "noise_levels", "seed")},
-            "methods": methods, "table": table}
+    return {
+        "protocol": {
+            k: cfg[k]
+            for k in (
+                "eval_dir",
+                "tune_dir",
+                "images",
+                "skip_images",
+                "tune_images",
+                "crop",
+                "families",
+                "noise_levels",
+                "seed",
+            )
+        },
+        "methods": methods,
+        "table": table,
+    }
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -154,7 +183,9 @@ def markdown_table(summary: dict[str, Any]) -> str:
         lines.append(f"\n**Noise {100 * float(noise):g} %** — PSNR (dB) / SSIM\n")
         lines.append("| method | " + " | ".join(names) + " |")
         lines.append("|---" * (len(names) + 1) + "|")
-        best = {f: max((m for m in methods if m != "blurred"), key=lambda m: fams[f][m]["psnr"]) for f in names}
+        best = {
+            f: max((m for m in methods if m != "blurred"), key=lambda m: fams[f][m]["psnr"]) for f in names
+        }
         for m in methods:
             cells = []
             for f in names:
@@ -163,7 +194,11 @@ def markdown_table(summary: dict[str, Any]) -> str:
                 cells.append(f"**{txt}**" if best[f] == m else txt)
             lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
         if all("margin_over_best_classical" in fams[f] for f in names):
-            lines.append("| *margin over best tuned classical* | " + " | ".join(
-                f"{fams[f]['margin_over_best_classical']['db']:+.2f} dB (vs {fams[f]['margin_over_best_classical']['best']})"
-                for f in names) + " |")
+            lines.append(
+                "| *margin over best tuned classical* | "
+                + " | ".join(
+                    "{db:+.2f} dB (vs {best})".format(**fams[f]["margin_over_best_classical"]) for f in names
+                )
+                + " |"
+            )
     return "\n".join(lines) + "\n"

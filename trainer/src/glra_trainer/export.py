@@ -1,4 +1,4 @@
-"""``glra-train export``: checkpoint → inference files (+ model card) in ``src/napari_glra/models/<name>/``."""
+"""``glra-train export``: checkpoint → inference files + model card in ``src/napari_glra/models/<name>/``."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "p_saturation": cfg.get("p_saturation"),
         "train_dir": cfg.get("train_dir"),
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
-        "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads" if cfg.get("device", "auto") in
-        ("auto", "cpu") and not torch.cuda.is_available() else str(cfg.get("device")),
+        "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        if cfg.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
+        else str(cfg.get("device")),
         "torch": torch.__version__,
     }
 
@@ -55,15 +56,19 @@ def run_export(cfg: dict[str, Any], log=print) -> Path:
     net = GLRANet(NetConfig.from_dict(run_cfg["network"]))
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     net.load_state_dict(state["model"])
-    out = Path(cfg["out"] or Path(__file__).resolve().parents[3] / "src" / "napari_glra" / "models" / cfg["name"])
+    out = Path(
+        cfg["out"] or Path(__file__).resolve().parents[3] / "src" / "napari_glra" / "models" / cfg["name"]
+    )
     training = _training_summary(run)
     training["steps"] = int(state["step"])
     evaluation = json.loads(Path(cfg["eval"]).read_text()) if cfg.get("eval") else None
     meta = {
         "description": cfg["description"],
         "napari_glra_version": core_version,
-        "basis": {k: basis.metadata.get(k) for k in ("families", "noise_levels", "heldout_error", "prior",
-                                                       "reg_scale", "reg_power")},
+        "basis": {
+            k: basis.metadata.get(k)
+            for k in ("families", "noise_levels", "heldout_error", "prior", "reg_scale", "reg_power")
+        },
         "training": training,
         "parameters": count_parameters(net),
         "macs_per_pixel": macs_per_pixel(net.config),
@@ -82,8 +87,10 @@ def model_card(name: str, version: str, meta: dict[str, Any], evaluation: dict[s
     c = meta["training"]
     net = meta["macs_per_pixel"]
     b = meta["basis"]
-    fams = ", ".join(f"{f} ({', '.join(f'{k} {lo:g}-{hi:g}' for k, (lo, hi) in r.items())})"
-                     for f, r in (b.get("families") or {}).items())
+    fams = ", ".join(
+        f"{f} ({', '.join(f'{k} {lo:g}-{hi:g}' for k, (lo, hi) in r.items())})"
+        for f, r in (b.get("families") or {}).items()
+    )
     held = ", ".join(f"{f} {100 * e:.2f} %" for f, e in (b.get("heldout_error") or {}).items())
     lines = [
         f"# napari-glra model `{name}` (version {version})",

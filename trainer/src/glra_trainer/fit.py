@@ -65,7 +65,9 @@ def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
 
-def evaluate_samples(net: GLRANet, samples: list, device: torch.device, linear: bool = False) -> dict[str, float]:
+def evaluate_samples(
+    net: GLRANet, samples: list, device: torch.device, linear: bool = False
+) -> dict[str, float]:
     """Mean PSNR per family of the network (or its linear block) on fixed samples."""
     net.eval()
     scores: dict[str, list[float]] = {}
@@ -79,7 +81,9 @@ def evaluate_samples(net: GLRANet, samples: list, device: torch.device, linear: 
     return {f: float(np.mean(v)) for f, v in scores.items()}
 
 
-def save_checkpoint(path: Path, net, opt, step: int, rng: np.random.Generator, cfg: dict, elapsed: float) -> None:
+def save_checkpoint(
+    path: Path, net, opt, step: int, rng: np.random.Generator, cfg: dict, elapsed: float
+) -> None:
     """Write model + optimiser + RNG state (atomic replace)."""
     state = {
         "model": net.state_dict(),
@@ -105,14 +109,21 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     basis = load_basis(cfg["basis"])
     net_cfg = NetConfig(**{**cfg.get("network", {}), "d": basis.d, "m": basis.m})
     torch.manual_seed(cfg["seed"])
-    net = GLRANet(net_cfg, None if cfg.get("random_init") else basis.L, None if cfg.get("random_init") else basis.R,
-                  seed=cfg["seed"]).to(device)
+    net = GLRANet(
+        net_cfg,
+        None if cfg.get("random_init") else basis.L,
+        None if cfg.get("random_init") else basis.R,
+        seed=cfg["seed"],
+    ).to(device)
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
-    opt = torch.optim.Adam([
-        {"params": other, "lr_scale": 1.0},
-        {"params": basis_params, "lr_scale": cfg["basis_lr_scale"]},
-    ], lr=cfg["lr"])
+    opt = torch.optim.Adam(
+        [
+            {"params": other, "lr_scale": 1.0},
+            {"params": basis_params, "lr_scale": cfg["basis_lr_scale"]},
+        ],
+        lr=cfg["lr"],
+    )
     rng = np.random.default_rng(cfg["seed"])
     step, elapsed = 0, 0.0
     ckpt = out / CKPT
@@ -128,16 +139,30 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         log(f"no checkpoint at {ckpt}; starting from scratch")
 
     train_dir, val_dir = cfg.get("train_dir"), cfg.get("val_dir")
-    images = load_images(train_dir, cfg.get("max_train_images")) if train_dir and Path(train_dir).is_dir() else None
+    images = (
+        load_images(train_dir, cfg.get("max_train_images"))
+        if train_dir and Path(train_dir).is_dir()
+        else None
+    )
     val_imgs = load_images(val_dir, cfg["val_images"]) if val_dir and Path(val_dir).is_dir() else None
-    log(f"training images: {len(images) if images else 'dead leaves'}; validation: "
-        f"{len(val_imgs) if val_imgs else 'dead leaves'}; device {device}")
-    degr = Degrader(basis, crop=cfg["crop"], noise_range=(cfg["noise_min"], cfg["noise_max"]),
-                    p_saturation=cfg["p_saturation"])
-    val = validation_set(Degrader(basis, crop=cfg["crop"]), val_imgs, cfg["val_per_family"], cfg["val_noise"], 1234)
+    log(
+        f"training images: {len(images) if images else 'dead leaves'}; validation: "
+        f"{len(val_imgs) if val_imgs else 'dead leaves'}; device {device}"
+    )
+    degr = Degrader(
+        basis,
+        crop=cfg["crop"],
+        noise_range=(cfg["noise_min"], cfg["noise_max"]),
+        p_saturation=cfg["p_saturation"],
+    )
+    val = validation_set(
+        Degrader(basis, crop=cfg["crop"]), val_imgs, cfg["val_per_family"], cfg["val_noise"], 1234
+    )
     macs = macs_per_pixel(net_cfg)
-    log(f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
-        f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}")
+    log(
+        f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
+        f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}"
+    )
     (out / "run_config.json").write_text(json.dumps({**cfg, "network": net_cfg.to_dict()}, indent=2) + "\n")
 
     log_path = out / "log.csv"
@@ -146,7 +171,9 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     logf = open(log_path, "w" if new_log else "a", newline="")
     writer = csv.writer(logf)
     if new_log:
-        writer.writerow(["step", "loss", *[f"val_{f}" for f in fams], *[f"linear_{f}" for f in fams], "seconds"])
+        writer.writerow(
+            ["step", "loss", *[f"val_{f}" for f in fams], *[f"linear_{f}" for f in fams], "seconds"]
+        )
     lin = evaluate_samples(net, val, device, linear=True)
     log("linear block PSNR: " + ", ".join(f"{f} {v:.2f}" for f, v in lin.items()))
 
@@ -174,11 +201,20 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         last = step == cfg["steps"] or (deadline is not None and time.time() > deadline)
         if step % cfg["val_every"] == 0 or last:
             val_psnr = evaluate_samples(net, val, device)
-            writer.writerow([step, f"{np.mean(losses):.6f}", *[f"{val_psnr[f]:.3f}" for f in fams],
-                             *[f"{lin[f]:.3f}" for f in fams], f"{time.time() - t_start:.0f}"])
+            writer.writerow(
+                [
+                    step,
+                    f"{np.mean(losses):.6f}",
+                    *[f"{val_psnr[f]:.3f}" for f in fams],
+                    *[f"{lin[f]:.3f}" for f in fams],
+                    f"{time.time() - t_start:.0f}",
+                ]
+            )
             logf.flush()
-            log(f"step {step}: loss {np.mean(losses):.5f} val " +
-                ", ".join(f"{f} {v:.2f} ({v - lin[f]:+.2f})" for f, v in val_psnr.items()))
+            log(
+                f"step {step}: loss {np.mean(losses):.5f} val "
+                + ", ".join(f"{f} {v:.2f} ({v - lin[f]:+.2f})" for f, v in val_psnr.items())
+            )
             losses = []
             plot_curves(log_path, out / "curves.png")
         if step % cfg["checkpoint_every"] == 0 or last:
