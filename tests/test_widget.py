@@ -305,3 +305,17 @@ def test_dock_widget_end_to_end(make_napari_viewer, qtbot, tiny_model_dir):
     # the picker follows a rename done through the viewer, also when docked
     kernel.name = "renamed psf"
     assert widget.kernel.value is kernel and widget.kernel.current_choice == "renamed psf"
+
+
+def test_closing_the_widget_stops_the_run(qtbot, viewer, tiny_model_dir, monkeypatch):
+    state = slow_engine(monkeypatch, steps=200, delay=0.02)
+    _add_pair(viewer)
+    widget = DeconvolveWidget(viewer)
+    widget.add_model(str(tiny_model_dir))
+    worker = widget.run()
+    qtbot.waitUntil(lambda: state["steps"] >= 2, timeout=10_000)
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        widget.native.deleteLater()
+        qtbot.wait(50)
+    assert state["steps"] < 200 and len(viewer.layers) == 2
+    viewer.add_image(np.zeros((8, 8)), name="after")  # no callback into the deleted widget

@@ -69,9 +69,26 @@ class DeconvolveWidget(Container):
         self.kernel.reset_choices()
 
     def _disconnect(self, *_: Any) -> None:
+        """The widget is gone: stop listening to the viewer and stop a running job."""
         events = self._viewer.layers.events
         for ev in (events.inserted, events.removed, events.reordered, events.renamed):
             ev.disconnect(self._refresh_layers)
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            for signal, slot in (
+                (worker.yielded, self._on_progress),
+                (worker.returned, self._on_returned),
+                (worker.aborted, self._on_aborted),
+                (worker.finished, self._on_finished),
+            ):
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, RuntimeError):  # pragma: no cover - already disconnected
+                    pass
+            worker.quit()
+        pbar, self._pbar = self._pbar, None
+        if pbar is not None:
+            pbar.close()
 
     def _update_apply_to(self, *_: Any) -> None:
         layer = self.image.value
