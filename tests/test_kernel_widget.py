@@ -119,6 +119,25 @@ def test_prepare_bad_psf_notifies(widget, viewer):
     assert len(viewer.layers) == n_layers
 
 
+def test_defocus_family(widget, viewer):
+    if "defocus" not in kernel_families():
+        pytest.skip("the optics module (make_kernel('defocus')) is not available")
+    widget.family.value = "defocus"
+    assert not widget.defocus_na.native.isHidden() and widget.gaussian_sigma.native.isHidden()
+    default_px = widget.defocus_pixel_size.value
+    viewer.add_image(np.zeros((32, 32), np.float32), name="uncalibrated")  # scale 1 px: ignored
+    assert widget.defocus_pixel_size.value == pytest.approx(default_px)
+    layer = viewer.add_image(np.zeros((64, 64), np.float32), name="calibrated", scale=(0.13, 0.13))
+    widget.image.value = layer
+    assert widget.defocus_pixel_size.value == pytest.approx(0.13)
+    widget.defocus_defocus.value = 1.0
+    params = widget.kernel_params()
+    assert params["pixel_size"] == pytest.approx(0.13) and params["defocus"] == pytest.approx(1.0)
+    out = widget.add_kernel()
+    assert out.name.startswith("kernel defocus") and "px=0.13" in out.name
+    np.testing.assert_allclose(out.data, make_kernel("defocus", **params))
+
+
 @needs_gl
 def test_dock_kernel_widget(make_napari_viewer):
     viewer = make_napari_viewer()

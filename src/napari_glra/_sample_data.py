@@ -5,7 +5,8 @@ Each function returns a list of napari ``LayerData`` tuples ``(data, kwargs, "im
 - :func:`blurred_camera`: scikit-image's *camera* blurred by a camera-shake
   kernel with 1 % Gaussian noise, the kernel, and the sharp original;
 - :func:`blurred_fluorescence`: a synthetic fluorescence-like image (filaments
-  and blobs on a dark background) blurred by a Gaussian (or defocus) PSF with
+  and blobs on a dark background, 160 nm pixels) blurred by a widefield PSF
+  1.5 µm out of focus (a Gaussian if the optics module is missing) with
   Poisson-Gaussian noise, the PSF and the ground truth.
 
 The blur is computed on a reflect-padded copy of the sharp image and cropped
@@ -126,20 +127,22 @@ def synthetic_fluorescence(shape: tuple[int, int] = (256, 256), seed: int = 0) -
     return img.astype(np.float32)
 
 
+#: Optics of the synthetic fluorescence sample: 0.8-NA objective, GFP emission, 160 nm pixels.
+FLUORESCENCE_OPTICS = {"na": 0.8, "wavelength": 0.52, "pixel_size": 0.16, "defocus": 1.5}
+
+
 def _fluorescence_psf() -> tuple[np.ndarray, str, dict[str, Any]]:
-    """A defocus PSF when the optics module provides one, else a Gaussian (σ = 2.5 px)."""
+    """A widefield PSF 1.5 µm out of focus when the optics module provides one, else a Gaussian."""
     try:
-        k = make_kernel("defocus")
-        if k.ndim == 2 and k.shape[0] <= 51 and np.isfinite(k).all():
-            return k, "psf defocus", {"family": "defocus"}
-    except Exception:  # noqa: BLE001 - defocus needs parameters or does not exist yet
+        k = make_kernel("defocus", **FLUORESCENCE_OPTICS)
+        if k.ndim == 2 and np.isfinite(k).all():
+            o = FLUORESCENCE_OPTICS
+            return k, f"psf defocus NA={o['na']:g} z={o['defocus']:g}µm", {"family": "defocus", **o}
+    except Exception:  # noqa: BLE001 - no defocus model (older core) or it refused these optics
         pass
     sigma = 2.5
-    return (
-        make_kernel("gaussian", sigma=sigma),
-        f"psf gaussian σ={sigma:g}",
-        {"family": "gaussian", "sigma": sigma},
-    )
+    params = {"family": "gaussian", "sigma": sigma}
+    return make_kernel("gaussian", sigma=sigma), f"psf gaussian σ={sigma:g}", params
 
 
 def blurred_fluorescence(seed: int = 0) -> list[LayerData]:
@@ -159,13 +162,20 @@ def blurred_fluorescence(seed: int = 0) -> list[LayerData]:
     k, name, params = _fluorescence_psf()
     blurred = _degrade_same(sharp, k, noise=0.005, poisson=400.0, saturation=None, seed=seed + 1)
     blurred = blurred.astype(np.float32)
-    meta = {"source": "napari-glra sample", "noise": "Poisson (peak 400) + Gaussian 0.5 %"}
+    px = FLUORESCENCE_OPTICS["pixel_size"]
+    meta = {
+        "source": "napari-glra sample",
+        "noise": "Poisson (peak 400) + Gaussian 0.5 %",
+        "pixel_size_um": px,
+    }
+    scale = (px, px)
     return [
         (
             sharp,
             {
                 "name": "fluorescence (ground truth)",
                 "colormap": "green",
+                "scale": scale,
                 "visible": False,
                 "contrast_limits": (0.0, 1.0),
                 "metadata": meta,
@@ -177,6 +187,7 @@ def blurred_fluorescence(seed: int = 0) -> list[LayerData]:
             {
                 "name": name,
                 "colormap": "magma",
+                "scale": scale,
                 "metadata": {"source": "napari-glra sample", "kernel": params},
             },
             "image",
@@ -186,7 +197,8 @@ def blurred_fluorescence(seed: int = 0) -> list[LayerData]:
             {
                 "name": "fluorescence (blurred)",
                 "colormap": "green",
-                "contrast_limits": (0.0, 1.0),
+                "scale": scale,
+                "contrast_limits": (0.0, 0.6),
                 "metadata": meta,
             },
             "image",

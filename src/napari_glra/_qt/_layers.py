@@ -26,6 +26,7 @@ __all__ = [
     "current_plane_index",
     "output_layer_kwargs",
     "robust_limits",
+    "layer_pixel_size_um",
 ]
 
 #: Layers at most this wide (in their last two axes) are treated as kernel candidates.
@@ -199,6 +200,18 @@ def output_layer_kwargs(
         kwargs["translate"] = _plane_offset(layer, plane_index)
     kwargs["contrast_limits"] = robust_limits(data, fallback=tuple(layer.contrast_limits))
     return data, kwargs
+
+
+def layer_pixel_size_um(layer: napari.layers.Image) -> float | None:
+    """Pixel size of a layer's last axis in µm (from its scale and units; None when unknown)."""
+    scale = float(np.asarray(layer.scale)[-1])
+    units = getattr(layer, "units", None)
+    if units is not None:
+        try:
+            return float((scale * units[-1]).to("micrometer").magnitude)
+        except Exception:  # noqa: BLE001 - not a length unit (e.g. "pixel")
+            pass
+    return scale if scale != 1.0 else None
 
 
 def timestamp() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,18 +49,33 @@ def kernel_families() -> list[str]:
     return fams
 
 
+#: Spin boxes of the optics parameters of ``defocus_psf`` (others get a generic one).
+_DEFOCUS_SPECS: dict[str, tuple[str, float, float, float]] = {
+    "na": ("NA", 0.05, 1.7, 0.05),
+    "wavelength": ("λ (µm)", 0.2, 2.0, 0.01),
+    "pixel_size": ("pixel (µm)", 0.001, 5.0, 0.005),
+    "defocus": ("defocus (µm)", 0.0, 100.0, 0.1),
+    "n_immersion": ("n immersion", 1.0, 2.0, 0.01),
+}
+_SYMBOLS.update({"na": "NA", "wavelength": "λ", "pixel_size": "px", "defocus": "z", "n_immersion": "n"})
+
+
 def _defocus_params() -> dict[str, tuple[str, float, float, float, float]]:
-    """Numeric keyword parameters of ``defocus_psf`` with defaults, as spin-box specs."""
+    """Spin-box specs of ``defocus_psf``'s optics (its numeric parameters before ``size``)."""
     maker = _defocus_maker()
     if maker is None:
         return {}
     out = {}
     for p in inspect.signature(maker).parameters.values():
+        if p.name == "size" or p.kind is p.KEYWORD_ONLY:
+            break
         d = p.default
-        if p.name == "size" or isinstance(d, bool) or not isinstance(d, (int, float)):
+        if p.name == "oversample" or isinstance(d, bool) or not isinstance(d, (int, float)):
             continue
-        hi = max(10.0 * abs(d), 10.0) if d else 10.0
-        out[p.name] = (p.name.replace("_", " "), 0, hi, d, 1 if isinstance(d, int) else 0.01)
+        label, lo, hi, step = _DEFOCUS_SPECS.get(
+            p.name, (p.name.replace("_", " "), 0.0, 10 * abs(d) or 10.0, 0.01)
+        )
+        out[p.name] = (label, lo, hi, float(d), step)
     return out
 
 
@@ -96,6 +112,9 @@ class KernelWidget(Container):
                 key = f"{fam}_{pname}"
                 cls = SpinBox if isinstance(default, int) and isinstance(step, int) else FloatSpinBox
                 params[key] = cls(name=key, label=label, min=lo, max=hi, value=default, step=step)
+                if fam == "defocus":
+                    params[key].native.setDecimals(3)
+                    params[key].value = default
         size = special_spin(
             "auto",
             0,
@@ -190,7 +209,9 @@ class KernelWidget(Container):
         layer = self.image.value
         if layer is None:
             return
-        px = float(np.asarray(layer.scale)[-1])
+        px = _layers.layer_pixel_size_um(layer)
+        if px is None:
+            return
         for key, w in self._params.items():
             if key.startswith("defocus_") and "pixel" in key:
                 w.value = px
@@ -214,15 +235,18 @@ class KernelWidget(Container):
         return make_kernel(self.family.value, **self.kernel_params())
 
     def update_preview(self, *_: Any) -> None:
-        """Recompute the live preview."""
-        try:
-            k = self.make_kernel()
-        except Exception as exc:  # noqa: BLE001 - shown on the preview
-            self.preview.set_kernel(None)
-            self.preview.setToolTip(str(exc))
-            return
+        """Recompute the live preview (warnings go to its tooltip, not to notifications)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                k = self.make_kernel()
+            except Exception as exc:  # noqa: BLE001 - shown on the preview
+                self.preview.set_kernel(None)
+                self.preview.setToolTip(str(exc))
+                return
         self.preview.set_kernel(k)
-        self.preview.setToolTip(f"{self.family.value} kernel, {k.shape[0]}×{k.shape[1]} px")
+        tip = f"{self.family.value} kernel, {k.shape[0]}×{k.shape[1]} px"
+        self.preview.setToolTip("\n".join([tip, *(f"⚠ {w.message}" for w in caught)]))
 
     # ---------------------------------------------------------------- actions
     def add_kernel(self, *_: Any) -> napari.layers.Image | None:
