@@ -160,3 +160,44 @@ def test_estimate_noise_on_uint16_camera_frames():
         imap = fit_intensity_map([y], y.dtype)
         true = np.std(y - clean) / imap.scale
         assert estimate_noise(y) == pytest.approx(true, rel=0.3)
+
+
+# --------------------------------------------------------------------------- the real-data example script
+
+
+def _example_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "microscopy_example.py"
+    spec = importlib.util.spec_from_file_location("microscopy_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_example_script_skips_without_data(tmp_path, capsys):
+    mod = _example_module()
+    assert mod.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "figs")]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert not (tmp_path / "figs").exists()
+
+
+def test_example_script_writes_the_parameter_table_between_markers(tmp_path):
+    mod = _example_module()
+    doc = tmp_path / "microscopy.md"
+    doc.write_text(f"intro\n\n{mod.MARK_BEGIN}\nold\n{mod.MARK_END}\n\nafter\n", encoding="utf-8")
+    params = {
+        "image": "img",
+        "psf": "psf",
+        "intensity_map": {"offset": 100.0, "scale": 2000.0},
+        "noise_level": 0.01,
+        "glra": {"model": "m", "kernel_fit_error": 0.002, "seconds": 1.5},
+        "wiener": {"balance": 0.003},
+        "richardson_lucy": {"iterations": 25},
+    }
+    assert mod.write_docs({"bead": params}, doc)
+    text = doc.read_text(encoding="utf-8")
+    assert "old" not in text and "| bead | Richardson–Lucy | 25 iterations" in text
+    assert text.startswith("intro") and text.rstrip().endswith("after")
+    assert not mod.write_docs({"bead": params}, tmp_path / "missing.md")
