@@ -319,3 +319,27 @@ def test_closing_the_widget_stops_the_run(qtbot, viewer, tiny_model_dir, monkeyp
         qtbot.wait(50)
     assert state["steps"] < 200 and len(viewer.layers) == 2
     viewer.add_image(np.zeros((8, 8)), name="after")  # no callback into the deleted widget
+
+
+def test_rgb_and_integer_images(qtbot, widget, viewer):
+    img, k = blurred_pair((48, 48))
+    rgb = np.stack([img, img[::-1], img[:, ::-1]], axis=-1)
+    viewer.add_image(k, name="kernel")
+    layer = viewer.add_image(rgb, name="colour", rgb=True)
+    widget.image.value = layer
+    widget.noise_level.value = 1.0
+    widget.run()
+    wait_idle(qtbot, widget)
+    out = widget.last_output
+    assert widget.last_error is None and out.rgb and out.data.shape == rgb.shape
+
+    counts = (img * 4000 + 100).astype(np.uint16)
+    layer = viewer.add_image(counts, name="camera counts")
+    widget.image.value = layer
+    widget.run()
+    wait_idle(qtbot, widget)
+    out = widget.last_output
+    assert out.name == "camera counts deconvolved" and out.data.dtype == np.float32
+    assert 50 < out.data.mean() < 4500  # on the input's intensity scale, not [0, 1]
+    lo, hi = out.contrast_limits
+    assert 0 < lo < hi < 6000
