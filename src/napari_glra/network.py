@@ -157,11 +157,17 @@ class GLRANet(nn.Module):
             layers += [nn.Conv2d(c.width, c.width, c.mid_kernel), act]
         layers.append(nn.Conv2d(c.width, 1, c.last_kernel))
         self.body = nn.Sequential(*layers)
-        last = self.body[-1]
-        assert isinstance(last, nn.Conv2d)
-        nn.init.zeros_(last.bias)
+        # Variance-preserving (Kaiming, leaky ReLU) hidden layers; a near-zero last layer so the
+        # untrained network starts as the linear GLRA estimate.  (PyTorch's default init
+        # shrinks the signal ~10x per layer here, which stalls training.)
+        convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
         with torch.no_grad():
-            last.weight.mul_(0.1)
+            for conv in convs:
+                nn.init.kaiming_normal_(
+                    conv.weight, a=c.negative_slope, nonlinearity="leaky_relu", generator=gen
+                )
+                nn.init.zeros_(conv.bias)
+            convs[-1].weight.mul_(0.01)
 
     # ------------------------------------------------------------------ helpers
     def pad_amount(self) -> int:
