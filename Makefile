@@ -6,6 +6,11 @@
 #   make test    the whole test suite, headless (QT_QPA_PLATFORM=offscreen), then ruff
 #   make demo    deblur a bundled image (GLRA linear block vs Wiener) into demo_output/
 #   make lint    ruff only
+#   make bench   the benchmark suite (benchmarks/run_benchmarks.py): regenerates docs/benchmarks.md,
+#                its figures (docs/figures/) and CSVs (docs/data/); about 25 min on 2 CPU cores.
+#                BENCH_ARGS=--quick for a few minutes; BENCH_ARGS='--model DIR' for another model.
+#   make docs    the documentation site (mkdocs-material, strict: warnings are errors) into site/;
+#                installs the `docs` extra into .venv first
 #   make clean   remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -14,9 +19,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.napari-glra-installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+DOCS_STAMP := $(VENV)/.napari-glra-docs-installed
 LINT_PATHS := src tests benchmarks trainer
 
-.PHONY: venv test demo lint clean distclean
+.PHONY: venv test demo lint bench docs clean distclean
 
 venv: $(STAMP)
 
@@ -38,6 +45,16 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_benchmarks.py $(BENCH_ARGS)
+
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e '.[docs]'
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf build dist demo_output .pytest_cache .ruff_cache site
