@@ -502,9 +502,9 @@ class _Job:
             self.imap = fit_intensity_map(self.samples(), self.dtype)
         return self.imap
 
-    def estimate_noise(self) -> float:
+    def estimate_noise(self, kernel: np.ndarray | None = None) -> float:
         imap = self.intensity_map()
-        return float(np.median([estimate_noise_plane(imap.forward(p)) for p in self.samples()]))
+        return float(np.median([estimate_noise_plane(imap.forward(p), kernel) for p in self.samples()]))
 
 
 def _check_finite(a: np.ndarray) -> None:
@@ -869,7 +869,7 @@ def deconvolve_iter(
             f"({h}x{w} px); use a larger image or a smaller (cropped) kernel"
         )
     imap = job.intensity_map()
-    sigma = job.estimate_noise() if sigma_given is None else sigma_given
+    sigma = job.estimate_noise(k) if sigma_given is None else sigma_given
     M, fit_err = mf.basis.kernel_coefficients(k, sigma)
     notes: list[str] = []
     threshold = fit_warning_threshold(mf)
