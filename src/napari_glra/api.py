@@ -19,8 +19,9 @@ Intensity and noise contract
   ``noise_level`` is then relative to that range.  ``output_dtype`` returns
   another dtype (``"input"``: the input's), rounded and clipped to its range,
   never wrapped.
-- ``noise_level=None`` estimates the noise (:func:`estimate_noise`, patch-PCA
-  on the [0, 1]-mapped image).
+- ``noise_level=None`` estimates the noise on the [0, 1]-mapped image
+  (:func:`estimate_noise` with the kernel: patch PCA and the periodogram where
+  the kernel suppresses the signal, the smaller of the two).
 
 Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
 inference code path, also used by the napari widget).
