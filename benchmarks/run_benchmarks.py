@@ -709,6 +709,25 @@ def run_scaling(args, P: dict, model_dir: str, figures: Path, data: Path) -> dic
 
 
 # --------------------------------------------------------------------------- markdown
+def _time_table(table: dict, crop: int, device: str, link: bool) -> list[str]:
+    """Mean run time per protocol crop of each method (all cells), and per megapixel of the crop."""
+    cells = [c for fams in table.values() for c in fams.values()]
+    methods = [m for m in METHOD_ORDER if m != "blurred" and all(m in c for c in cells)]
+    mp = crop * crop / 1e6
+    lines = [
+        f"Run time of each method in this protocol (mean per {crop}×{crop} crop over all cells, "
+        f"{device}; the classical methods at their tuned parameters; the model's time includes computing "
+        "`M`)." + (" Large-image throughput is in [Speed and memory](#speed-and-memory)." if link else ""),
+        "",
+        "| method | seconds per crop | ≈ seconds per megapixel |",
+        "|---|---:|---:|",
+    ]
+    for m in methods:
+        t = float(np.mean([c[m]["seconds"] for c in cells]))
+        lines.append(f"| {LABELS[m]} | {t:.3f} | {t / mp:.2f} |")
+    return [*lines, ""]
+
+
 def _span(lo_hi) -> str:
     lo, hi = lo_hi
     return f"{lo}" if lo == hi else f"{lo}–{hi}"
@@ -952,6 +971,7 @@ def write_markdown(path: Path, args, P: dict, res: dict, t_total: float) -> None
         ]
         lines += ["    " + line for line in _table_md(prot["table"], "ssim").splitlines()]
         lines += ["", "![PSNR vs noise level](figures/psnr_vs_noise.png)", ""]
+        lines += _time_table(prot["table"], pr["crop"], res["device"], link=bool(scaling))
         if prot.get("ood"):
             lines += [
                 "### Kernels outside the training ranges",
