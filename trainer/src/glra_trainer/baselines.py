@@ -47,14 +47,29 @@ __all__ = [
     "load_crops",
 ]
 
-#: Baseline methods and the name of the parameter tuned for each.
-METHODS: dict[str, str] = {"wiener": "balance", "rl": "iterations", "tv": "lam"}
+#: Baseline methods and the name of the parameter tuned for each.  The
+#: ``*_valid`` variants fit the data on the observed pixels only
+#: (``boundary="valid"`` in :mod:`napari_glra.classical`); the others
+#: deconvolve the mirror-padded observation.
+METHODS: dict[str, str] = {
+    "wiener": "balance",
+    "rl": "iterations",
+    "tv": "lam",
+    "wiener_valid": "balance",
+    "rl_valid": "iterations",
+    "tv_valid": "lam",
+}
+
+_RL_ITERATIONS = [5, 10, 15, 20, 30, 50, 80, 120, 200, 300]
 
 #: Default search grids (log grids for the continuous weights).
 DEFAULT_GRID: dict[str, list[float]] = {
     "wiener": [float(v) for v in np.logspace(-4, 0, 17)],
-    "rl": [5, 10, 15, 20, 30, 50, 80, 120],
+    "rl": list(_RL_ITERATIONS),
     "tv": [float(v) for v in np.logspace(-4, -1, 13)],
+    "wiener_valid": [float(v) for v in np.logspace(-4, 0, 17)],
+    "rl_valid": list(_RL_ITERATIONS),
+    "tv_valid": [float(v) for v in np.logspace(-4.5, -1.5, 13)],
 }
 
 #: Saturation factor of the paper's protocol.
@@ -120,6 +135,12 @@ def _check_method(method: str) -> str:
     return method
 
 
+def _split(method: str) -> tuple[str, str]:
+    """``"tv_valid"`` -> ``("tv", "valid")``, ``"tv"`` -> ``("tv", "mirror")``."""
+    base, _, boundary = method.partition("_")
+    return base, boundary or "mirror"
+
+
 def run_baseline(
     method: str,
     y: np.ndarray,
@@ -131,10 +152,12 @@ def run_baseline(
 
     Parameters
     ----------
-    method : {"wiener", "rl", "tv"}
-        Wiener (``balance``, optional ``prior``), Richardson–Lucy
-        (``iterations``) or TV (``lam`` and optional solver settings of
-        :func:`napari_glra.classical.tv_deconv`).
+    method : str
+        A key of :data:`METHODS`: ``"wiener"`` (``balance``, optional
+        ``prior``), ``"rl"`` (Richardson–Lucy, ``iterations``) or ``"tv"``
+        (``lam`` and optional solver settings of
+        :func:`napari_glra.classical.tv_deconv`), each on the mirror-padded
+        image, or the same with ``"_valid"`` (``boundary="valid"``).
     y : numpy.ndarray
         Observed 2D image on the [0, 1] scale.
     k : numpy.ndarray
@@ -153,9 +176,11 @@ def run_baseline(
     params = dict(params)
     if METHODS[method] not in params:
         raise ValueError(f"{method} needs the parameter {METHODS[method]!r}, got {params}")
-    if method == "wiener":
+    base, boundary = _split(method)
+    params.setdefault("boundary", boundary)
+    if base == "wiener":
         out = wiener(y, k, **params)
-    elif method == "rl":
+    elif base == "rl":
         params["iterations"] = int(params["iterations"])
         out = richardson_lucy(y, k, **params)
     else:
@@ -165,12 +190,13 @@ def run_baseline(
 
 def _sweep(method: str, y: np.ndarray, k: np.ndarray, values: Sequence[float]) -> np.ndarray:
     """All grid values of one method on one example (clipped to [0, 1])."""
-    if method == "wiener":
-        out = wiener_sweep(y, k, values)
-    elif method == "rl":
-        out = richardson_lucy_path(y, k, [int(v) for v in values])
+    base, boundary = _split(method)
+    if base == "wiener":
+        out = wiener_sweep(y, k, values, boundary=boundary)
+    elif base == "rl":
+        out = richardson_lucy_path(y, k, [int(v) for v in values], boundary=boundary)
     else:
-        out = tv_sweep(y, k, values)
+        out = tv_sweep(y, k, values, boundary=boundary)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -244,7 +270,8 @@ def _examples(
 
 
 def _noise_key(noise: float) -> str:
-    return f"{float(noise):g}"
+    """``str(float(noise))``, e.g. ``"0.01"`` (what ``str(noise)`` gives for a float)."""
+    return str(float(noise))
 
 
 def tune_baselines(
@@ -254,6 +281,7 @@ def tune_baselines(
     seed: int = 0,
     grid: Mapping[str, Sequence[float]] | None = None,
     log: Callable[[str], Any] | None = print,
+    methods: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Grid-search each baseline's parameter per kernel family and noise level.
 
@@ -269,7 +297,7 @@ def tune_baselines(
     Parameters
     ----------
     images : sequence of numpy.ndarray
-        Validation images (2D, [0, 1]); larger than the biggest kernel.
+        Validation images (2D, [0, 1]), preferably several times the largest kernel.
     families : sequence of str
         Kernel families (see :data:`napari_glra.kernels.FAMILIES`).
     noise_levels : sequence of float
@@ -281,20 +309,26 @@ def tune_baselines(
         :data:`DEFAULT_GRID`).
     log : callable, optional
         Progress printer (``None`` for silence).
+    methods : sequence of str, optional
+        Tune only these methods (keys of :data:`METHODS`; grids from
+        ``grid`` or :data:`DEFAULT_GRID`).
 
     Returns
     -------
     dict
-        JSON-serialisable::
+        JSON-serialisable, by family first::
 
             {"protocol": {...}, "grid": {method: [...]},
              "results": {family: {noise_key: {
                  "blurred": {"psnr", "ssim"},
                  "best_method": str,
                  method: {"params": {name: value}, "psnr", "ssim",
-                          "psnr_curve": [...], "seconds"}}}}}
+                          "psnr_curve": [...], "seconds"}}}},
+             method: {family: {noise_key: <the same method entry>}}}
 
-        with ``noise_key = f"{noise:g}"`` (e.g. ``"0.01"``).
+        with ``noise_key = str(float(noise))`` (e.g. ``"0.01"``); the
+        method-first copies allow ``tuned[m][family][str(noise)]["params"]``.
+        :func:`params_for` reads either.
     """
     say = log or (lambda _msg: None)
     if not images:
@@ -310,14 +344,26 @@ def tune_baselines(
     if not noise_levels or any(not np.isfinite(s) or s < 0 for s in noise_levels):
         raise ValueError(f"noise levels must be finite and >= 0, got {noise_levels}")
     grid = {m: list(v) for m, v in (DEFAULT_GRID if grid is None else grid).items()}
+    if methods is not None:
+        methods = list(methods)
+        if not methods:
+            raise ValueError("methods is empty")
+        for m in methods:
+            _check_method(m)
+        missing = [m for m in methods if m not in grid and m not in DEFAULT_GRID]
+        if missing:
+            raise ValueError(f"no grid for {missing}")
+        grid = {m: grid[m] if m in grid else list(DEFAULT_GRID[m]) for m in methods}
+    if not grid:
+        raise ValueError("no method to tune")
     for m, values in grid.items():
         _check_method(m)
         if not values:
             raise ValueError(f"empty grid for {m}")
-    grid = {m: [int(v) if m == "rl" else float(v) for v in vals] for m, vals in grid.items()}
+    grid = {m: [int(v) if METHODS[m] == "iterations" else float(v) for v in vals] for m, vals in grid.items()}
 
     results: dict[str, Any] = {}
-    for fi, fam in enumerate(families):
+    for fam in families:
         fam_index = FAMILIES.index(fam)
         results[fam] = {}
         for noise in noise_levels:
@@ -338,9 +384,7 @@ def tune_baselines(
                     best_outs.append(outs)
                 curve /= len(ex)
                 b = int(np.argmax(curve))
-                ssim_best = float(
-                    np.mean([ssim(outs[b], s) for outs, (_, s, _) in zip(best_outs, ex)])
-                )
+                ssim_best = float(np.mean([ssim(outs[b], s) for outs, (_, s, _) in zip(best_outs, ex)]))
                 dt = time.perf_counter() - t0
                 entry[method] = {
                     "params": {METHODS[method]: values[b]},
@@ -351,13 +395,13 @@ def tune_baselines(
                 }
                 edge = " (grid edge!)" if b in (0, len(values) - 1) and len(values) > 1 else ""
                 say(
-                    f"{fam:9s} noise={noise:.3f} {method:6s} "
+                    f"{fam:9s} noise={noise:.3f} {method:12s} "
                     f"{METHODS[method]}={values[b]:.4g}{edge} "
                     f"PSNR={curve[b]:.2f} SSIM={ssim_best:.4f} ({dt:.1f} s)"
                 )
             entry["best_method"] = max(grid, key=lambda m: entry[m]["psnr"])
             results[fam][_noise_key(noise)] = entry
-    return {
+    out: dict[str, Any] = {
         "protocol": {
             "mode": "valid",
             "saturation": SATURATION,
@@ -369,6 +413,9 @@ def tune_baselines(
         "grid": grid,
         "results": results,
     }
+    for m in grid:
+        out[m] = {fam: {key: e[m] for key, e in by_noise.items()} for fam, by_noise in results.items()}
+    return out
 
 
 def params_for(tuned: Mapping[str, Any], method: str, family: str, noise: float) -> dict:
@@ -378,8 +425,8 @@ def params_for(tuned: Mapping[str, Any], method: str, family: str, noise: float)
     ----------
     tuned : mapping
         Output of :func:`tune_baselines` (or its JSON).
-    method : {"wiener", "rl", "tv"}
-        Method name.
+    method : str
+        A key of :data:`METHODS`.
     family : str
         Kernel family.
     noise : float
@@ -391,7 +438,12 @@ def params_for(tuned: Mapping[str, Any], method: str, family: str, noise: float)
         Keyword arguments for :func:`run_baseline`.
     """
     _check_method(method)
-    fams = tuned["results"]
+    if "results" in tuned:
+        fams = tuned["results"]
+    elif method in tuned:  # method-first layout only
+        fams = {f: {key: {method: e} for key, e in d.items()} for f, d in tuned[method].items()}
+    else:
+        raise ValueError(f"method {method!r} was not tuned")
     if family not in fams:
         raise ValueError(f"family {family!r} was not tuned; tuned: {sorted(fams)}")
     levels = {float(key): key for key in fams[family]}
@@ -417,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=160, help="crop side")
     ap.add_argument("--noise", type=float, nargs="+", default=[0.01, 0.03])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON output file")
     args = ap.parse_args(argv)
@@ -425,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     files = files[args.skip : args.skip + args.images]
     images = load_crops(args.data, args.images, args.size, args.seed, files=files)
     t0 = time.perf_counter()
-    res = tune_baselines(images, args.families, args.noise, args.seed)
+    res = tune_baselines(images, args.families, args.noise, args.seed, methods=args.methods)
     res["protocol"]["files"] = [p.name for p in files]
     res["protocol"]["seconds"] = round(time.perf_counter() - t0, 1)
     text = json.dumps(res, indent=1)
