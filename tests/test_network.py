@@ -151,3 +151,45 @@ def test_macs_and_parameter_count():
     net.L.requires_grad_(False)
     assert count_parameters(net) == n - CFG.d * CFG.m
     assert count_parameters(net, trainable_only=False) == n
+
+
+MULTI = NetConfig(d=31, m=8, width=6, depth=1, first_kernel=3, last_kernel=3, balances=(0.5, 1.0, 2.0), mix=2)
+
+
+def test_multi_balance_fft_matches_direct(small_basis):
+    net = GLRANet(MULTI, small_basis.L, small_basis.R, seed=3)
+    g = torch.Generator().manual_seed(1)
+    y = torch.rand(2, 1, 25, 30, generator=g)
+    M = torch.randn(2, 3, MULTI.m, MULTI.m, generator=g)
+    with torch.no_grad():
+        a, b = net(y, M), net(y, M, path="direct")
+        la, lb = net.linear(y, M), net.linear(y, M, path="direct")
+        feats = net.features(y, M, margin=0)
+    assert MULTI.in_channels == 5 and feats.shape[1] == 5
+    assert float((a - b).norm() / b.norm()) <= 1e-4
+    assert float((la - lb).norm() / lb.norm()) <= 1e-4
+    # the linear output is the balance-1 estimate
+    torch.testing.assert_close(la, feats[:, 1:2])
+
+
+def test_multi_balance_shapes_and_config_checks(small_basis):
+    net = GLRANet(MULTI, small_basis.L, small_basis.R)
+    with pytest.raises(ValueError, match=r"M must have shape \(1, 3, 8, 8\)"):
+        net(torch.rand(1, 1, 20, 20), torch.rand(1, 8, 8))
+    with pytest.raises(ValueError, match="balances must contain 1.0"):
+        NetConfig.from_dict({**MULTI.to_dict(), "balances": [0.5, 2.0]})
+    assert NetConfig.from_dict(MULTI.to_dict()) == MULTI
+
+
+def test_balanced_coefficients_follow_the_regularisation(small_basis):
+    from napari_glra.kernels import make_kernel
+
+    k = make_kernel("gaussian", sigma=1.5)
+    M, err = small_basis.balanced_coefficients(k, 0.01, (0.5, 1.0, 2.0))
+    assert M.shape == (3, small_basis.m, small_basis.m) and 0 <= err < 1
+    M1, err1 = small_basis.kernel_coefficients(k, 0.01)
+    np.testing.assert_allclose(M[1], M1)
+    assert err == pytest.approx(err1)
+    # stronger regularisation -> smaller pseudo-inverse -> smaller coefficients
+    norms = np.linalg.norm(M.reshape(3, -1), axis=1)
+    assert norms[0] > norms[1] > norms[2]

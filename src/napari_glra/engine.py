@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .inference import restore_batch
+from .inference import kernel_coefficients, restore_batch
 from .intensity import IntensityMap, fit_intensity_map
 from .model_io import ModelFiles, load_model_dir
 from .noise import estimate_noise_plane
@@ -870,7 +870,7 @@ def deconvolve_iter(
         )
     imap = job.intensity_map()
     sigma = job.estimate_noise(k) if sigma_given is None else sigma_given
-    M, fit_err = mf.basis.kernel_coefficients(k, sigma)
+    M, fit_err = kernel_coefficients(mf, k, sigma)
     notes: list[str] = []
     threshold = fit_warning_threshold(mf)
     if fit_err > threshold:

@@ -179,20 +179,38 @@ class Basis:
         """Relative representation error (see :func:`relative_error`)."""
         return relative_error(k_dagger, self)
 
-    def pseudo_inverse(self, kernel: np.ndarray, noise_level: float) -> np.ndarray:
-        """``k†`` of a kernel with the regularisation this basis was fitted with."""
-        from .pseudo_inverse import pseudo_inverse
+    def reg(self, noise_level: float) -> float:
+        """Noise-matched regularisation weight this basis was fitted with."""
+        from .pseudo_inverse import noise_reg
 
         scale = float(self.metadata.get("reg_scale", 0) or 0)
         power = float(self.metadata.get("reg_power", 0) or 0)
-        reg = scale * max(float(noise_level), 1e-4) ** power if scale > 0 else None
+        if scale <= 0:
+            return noise_reg(noise_level)
+        return scale * max(float(noise_level), 1e-4) ** power
+
+    def pseudo_inverse(self, kernel: np.ndarray, noise_level: float, balance: float = 1.0) -> np.ndarray:
+        """``k†`` of a kernel with this basis' regularisation (times ``balance``)."""
+        from .pseudo_inverse import pseudo_inverse
+
         return pseudo_inverse(
             kernel,
             size=self.d,
-            reg=reg,
-            noise_level=noise_level,
+            reg=self.reg(noise_level) * float(balance),
             prior=str(self.metadata.get("prior", "gradient")),
         )
+
+    def balanced_coefficients(
+        self, kernel: np.ndarray, noise_level: float, balances: tuple[float, ...] = (1.0,)
+    ) -> tuple[np.ndarray, float]:
+        """``(S, m, m)`` coefficients, one per regularisation multiplier, and the balance-1 error."""
+        Ms, err = [], float("nan")
+        for b in balances:
+            kd = self.pseudo_inverse(kernel, noise_level, b)
+            Ms.append(self.coefficients(kd))
+            if b == 1.0:
+                err = float(self.error(kd))
+        return np.stack(Ms), err
 
     def kernel_coefficients(self, kernel: np.ndarray, noise_level: float) -> tuple[np.ndarray, float]:
         """``M`` of a blur kernel at a noise level, and the relative representation error."""

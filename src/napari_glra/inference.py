@@ -15,15 +15,13 @@ from .model_io import ModelFiles
 __all__ = ["kernel_coefficients", "restore_plane", "restore_batch"]
 
 
-def kernel_coefficients(
-    model: ModelFiles, kernel: np.ndarray, noise_level: float
-) -> tuple[np.ndarray, float]:
-    """``M`` of a (prepared) kernel for a model, and its relative GLRA error.
+def kernel_coefficients(model: ModelFiles, kernel: np.ndarray, noise_level: float) -> tuple[np.ndarray, float]:
+    """Network input ``M`` of a (prepared) kernel for a model, and its relative GLRA error.
 
     Parameters
     ----------
     model : ModelFiles
-        Loaded model (its basis is used).
+        Loaded model (its basis and ``network.balances`` are used).
     kernel : numpy.ndarray
         Prepared 2D kernel (odd size, sum 1), at most ``basis.d`` wide.
     noise_level : float
@@ -32,11 +30,11 @@ def kernel_coefficients(
     Returns
     -------
     M : numpy.ndarray
-        ``(m, m)`` coefficients.
+        ``(S, m, m)`` coefficients, one per balance of the network's config.
     error : float
-        ``‖k† - L M Rᵀ‖ / ‖k†‖``.
+        ``‖k† - L M Rᵀ‖ / ‖k†‖`` at the noise-matched balance.
     """
-    return model.basis.kernel_coefficients(kernel, noise_level)
+    return model.basis.balanced_coefficients(kernel, noise_level, tuple(model.net.config.balances))
 
 
 def restore_batch(
@@ -55,7 +53,8 @@ def restore_batch(
     planes : numpy.ndarray
         ``(B, H, W)`` blurred planes on the [0, 1] scale.
     M : numpy.ndarray
-        ``(m, m)`` (shared) or ``(B, m, m)`` coefficients.
+        Coefficients from :func:`kernel_coefficients`: ``(S, m, m)`` (or ``(m, m)``)
+        shared by the batch, or ``(B, S, m, m)`` per plane.
     device : str or torch.device
         Where to run.
     linear_only : bool
@@ -70,7 +69,9 @@ def restore_batch(
     B = planes.shape[0]
     Mt = torch.as_tensor(np.asarray(M, dtype=np.float32), device=device)
     if Mt.ndim == 2:
-        Mt = Mt.expand(B, -1, -1)
+        Mt = Mt[None]
+    if Mt.ndim == 3:
+        Mt = Mt.expand(B, -1, -1, -1)
     y = torch.as_tensor(planes, device=device)[:, None]
     with torch.inference_mode():
         out = model.net.linear(y, Mt) if linear_only else model.net(y, Mt)

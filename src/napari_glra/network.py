@@ -46,10 +46,33 @@ class NetConfig:
     last_kernel: int = 7
     negative_slope: float = 0.2
     residual: bool = True
+    #: Regularisation multipliers (of the noise-matched weight) of the GLRA estimates fed to the
+    #: artifact block: one ``M`` per balance and sample.  Must contain 1.0 (the residual base).
+    balances: tuple[float, ...] = (1.0,)
+    #: Learned 1x1 mixes of the ``m`` deconvolution channels (of the balance-1 ``M``);
+    #: ``None``: ``width - len(balances)``.
+    mix: int | None = None
+
+    @property
+    def n_mix(self) -> int:
+        """Number of mixed deconvolution channels."""
+        return self.width - len(self.balances) if self.mix is None else int(self.mix)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels entering the artifact block."""
+        return len(self.balances) + self.n_mix
+
+    @property
+    def base_index(self) -> int:
+        """Index of the balance-1 estimate (the residual base) among the balances."""
+        return list(self.balances).index(1.0)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-serialisable)."""
-        return asdict(self)
+        """Plain-dict form (JSON-serialisable; ``balances`` as a list)."""
+        d = asdict(self)
+        d["balances"] = [float(b) for b in self.balances]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetConfig:
@@ -58,7 +81,13 @@ class NetConfig:
         extra = set(data) - known
         if extra:
             raise ValueError(f"unknown network config keys {sorted(extra)}; known: {sorted(known)}")
-        return cls(**data)
+        data = dict(data)
+        if "balances" in data:
+            data["balances"] = tuple(float(b) for b in data["balances"])
+        cfg = cls(**data)
+        if 1.0 not in cfg.balances:
+            raise ValueError(f"balances must contain 1.0 (the residual base), got {cfg.balances}")
+        return cfg
 
     @property
     def margin(self) -> int:
@@ -143,12 +172,12 @@ class GLRANet(nn.Module):
                 if tuple(init_t.shape) != (c.d, c.m):
                     raise ValueError(f"{name} has shape {tuple(init_t.shape)}, expected {(c.d, c.m)}")
             self.register_parameter(name, nn.Parameter(init_t.clone()))
-        # 1x1 m -> (width - 1) mix of the m deconvolution channels (exact, in Fourier);
-        # with the linear estimate they make `width` input channels (a SIMD-friendly count).
-        self.mix = nn.Parameter(torch.randn(c.width - 1, c.m, generator=gen) * c.m**-0.5)
+        # 1x1 m -> n_mix mix of the m deconvolution channels (exact, in Fourier); with the
+        # linear estimates (one per balance) they are the artifact block's input channels.
+        self.mix = nn.Parameter(torch.randn(c.n_mix, c.m, generator=gen) * 0.1 * c.m**-0.5)
         act = nn.LeakyReLU(c.negative_slope)
         layers: list[nn.Module] = [
-            nn.Conv2d(c.width, c.width, c.first_kernel),
+            nn.Conv2d(c.in_channels, c.width, c.first_kernel),
             act,
             nn.Conv2d(c.width, c.width, 1),
             act,
@@ -187,7 +216,8 @@ class GLRANet(nn.Module):
         y : torch.Tensor
             ``(B, 1, H, W)`` blurred images on the [0, 1] scale.
         M : torch.Tensor
-            ``(B, m, m)`` GLRA coefficients of each image's kernel.
+            ``(B, S, m, m)`` GLRA coefficients of each image's kernel, one per balance
+            of ``config.balances`` (``(B, m, m)`` is accepted when ``S = 1``).
         path : {"fft", "direct"}
             Exact Fourier evaluation (default) or spatial convolutions.
 
@@ -199,13 +229,23 @@ class GLRANet(nn.Module):
         feats = self.features(y, M, path=path)
         out = self.body(feats)
         if self.config.residual:
-            r = self.config.margin
-            out = out + feats[:, :1, r:-r or None, r:-r or None]
+            r, i = self.config.margin, self.config.base_index
+            out = out + feats[:, i : i + 1, r : -r or None, r : -r or None]
         return out
 
     def linear(self, y: torch.Tensor, M: torch.Tensor, path: str = "fft") -> torch.Tensor:
         """Output of the deconvolution block alone, ``(L M Rᵀ) * y`` (``(B, 1, H, W)``)."""
-        return self.features(y, M, path=path, margin=0, mixed=False)
+        i = self.config.base_index
+        return self.features(y, M, path=path, margin=0, mixed=False)[:, i : i + 1]
+
+    def _check_M(self, y: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        S = len(c.balances)
+        if M.ndim == 3 and S == 1:
+            M = M[:, None]
+        if tuple(M.shape) != (y.shape[0], S, c.m, c.m):
+            raise ValueError(f"M must have shape {(y.shape[0], S, c.m, c.m)}, got {tuple(M.shape)}")
+        return M
 
     def features(
         self,
@@ -215,16 +255,16 @@ class GLRANet(nn.Module):
         margin: int | None = None,
         mixed: bool = True,
     ) -> torch.Tensor:
-        """Linear estimate and mixed deconvolution channels, ``margin`` px wider per side.
+        """Linear estimates and mixed deconvolution channels, ``margin`` px wider per side.
 
-        Returns a ``(B, width, H + 2 margin, W + 2 margin)`` tensor whose first
-        channel is the linear GLRA estimate (only that channel if ``mixed`` is false).
+        Returns a ``(B, S + n_mix, H + 2 margin, W + 2 margin)`` tensor: the ``S`` linear
+        GLRA estimates (one per balance) then the mixes (only the estimates if ``mixed``
+        is false).
         """
         c = self.config
         if y.ndim != 4 or y.shape[1] != 1:
             raise ValueError(f"y must have shape (B, 1, H, W), got {tuple(y.shape)}")
-        if tuple(M.shape) != (y.shape[0], c.m, c.m):
-            raise ValueError(f"M must have shape {(y.shape[0], c.m, c.m)}, got {tuple(M.shape)}")
+        M = self._check_M(y, M)
         r = c.margin if margin is None else margin
         _, _, H, W = y.shape
         p, nh, nw = self._grid(H, W)
@@ -239,18 +279,17 @@ class GLRANet(nn.Module):
 
     def _fourier_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
         B, _, nh, nw = yp.shape
+        c = self.config
         Y = torch.fft.rfft2(yp[:, 0])  # (B, nh, nwr)
         Lh = _centred_fft_1d(self.L, nh, real=False)  # (nh, m)
         Rh = _centred_fft_1d(self.R, nw, real=True)  # (nwr, m)
-        P = torch.einsum("hi,bij->bhj", Lh, M.to(Lh.dtype))  # (B, nh, m)
-        if mixed:
-            ones = torch.ones(1, self.config.m, dtype=self.mix.dtype, device=self.mix.device)
-            A = torch.cat([ones, self.mix], 0).to(P.dtype)  # (C, m)
-            PA = P[:, None, :, :] * A[None, :, None, :]  # (B, C, nh, m)
-        else:
-            PA = P[:, None]
-        # One big GEMM: channel k at (h, w) = sum_j P[b, h, j] A[k, j] Rh[w, j].
-        Fh = PA.reshape(-1, PA.shape[-1]) @ Rh.T  # (B * K * nh, nwr)
+        P = torch.einsum("hi,bsij->bshj", Lh, M.to(Lh.dtype))  # (B, S, nh, m)
+        if mixed and c.n_mix:
+            mix = self.mix.to(P.dtype)
+            Pm = P[:, c.base_index, None, :, :] * mix[None, :, None, :]  # (B, n_mix, nh, m)
+            P = torch.cat([P, Pm], 1)
+        # One big GEMM: channel k at (h, w) = sum_j P[b, k, h, j] Rh[w, j].
+        Fh = P.reshape(-1, P.shape[-1]) @ Rh.T  # (B * K * nh, nwr)
         Fh = Fh.reshape(B, -1, nh, Rh.shape[0]) * Y[:, None]
         return torch.fft.irfft2(Fh, s=(nh, nw))
 
@@ -259,14 +298,17 @@ class GLRANet(nn.Module):
         h = c.d // 2
         # Circular padding reproduces the Fourier block exactly; convolution = flipped correlation.
         a = F.conv2d(F.pad(yp, (0, 0, h, h), mode="circular"), self.L.T.flip(-1)[:, None, :, None])
-        b = torch.einsum("bihw,bij->bjhw", a, M.to(a.dtype))
-        cc = F.conv2d(
-            F.pad(b, (h, h, 0, 0), mode="circular"), self.R.T.flip(-1)[:, None, None, :], groups=c.m
-        )
-        base = cc.sum(1, keepdim=True)
-        if not mixed:
-            return base
-        return torch.cat([base, torch.einsum("bjhw,cj->bchw", cc, self.mix.to(cc.dtype))], 1)
+        R = self.R.T.flip(-1)[:, None, None, :]
+        out, chans = [], None
+        for s in range(M.shape[1]):
+            b = torch.einsum("bihw,bij->bjhw", a, M[:, s].to(a.dtype))
+            cc = F.conv2d(F.pad(b, (h, h, 0, 0), mode="circular"), R, groups=c.m)
+            out.append(cc.sum(1, keepdim=True))
+            if s == c.base_index:
+                chans = cc
+        if mixed and c.n_mix:
+            out.append(torch.einsum("bjhw,cj->bchw", chans, self.mix.to(chans.dtype)))
+        return torch.cat(out, 1)
 
 
 def count_parameters(net: nn.Module, trainable_only: bool = True) -> int:
@@ -285,12 +327,13 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         ``artifact_block``: the spatial convolutions after the Fourier block
         (what the default FFT path runs spatially);
         ``fourier``: complex MACs per frequency of the Fourier block
-        (``width × m``), excluding the FFTs themselves.
+        (``(S + n_mix) × m``), excluding the FFTs themselves.
     """
     c = config
-    deconv = 2 * c.d * c.m + c.m * c.m + c.m * (c.width - 1)
+    S = len(c.balances)
+    deconv = 2 * c.d * c.m * S + c.m * c.m * S + c.m * c.n_mix
     rest = (
-        c.first_kernel**2 * c.width * c.width
+        c.first_kernel**2 * c.in_channels * c.width
         + c.width * c.width
         + c.depth * c.mid_kernel**2 * c.width**2
         + c.last_kernel**2 * c.width
@@ -299,5 +342,5 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),
         "artifact_block": float(rest),
-        "fourier": float(c.width * c.m),
+        "fourier": float(c.in_channels * c.m),
     }

@@ -88,6 +88,8 @@ class Degrader:
         Saturation factor (×s then clip), applied with probability ``p_saturation``.
     families : sequence of str
         Kernel families to sample.
+    balances : tuple of float
+        Regularisation multipliers: one ``M`` per balance (``config.balances``).
     kmax : int
         Odd size every kernel is zero-padded to, so all crops align (larger draws are redrawn).
     """
@@ -101,6 +103,7 @@ class Degrader:
         p_saturation: float = 0.7,
         families: tuple[str, ...] = FAMILIES,
         kmax: int = 45,
+        balances: tuple[float, ...] = (1.0,),
     ) -> None:
         self.basis = basis
         self.crop = int(crop)
@@ -109,6 +112,7 @@ class Degrader:
         self.p_saturation = p_saturation
         self.families = tuple(families)
         self.kmax = int(kmax)
+        self.balances = tuple(balances)
 
     def random_patch(self, images: list[np.ndarray] | None, rng: np.random.Generator) -> np.ndarray:
         """A random sharp patch (crop + kmax - 1), flipped/rotated, from images or dead leaves."""
@@ -147,13 +151,13 @@ class Degrader:
             mode="valid",
             seed=rng,
         )
-        M, _ = self.basis.kernel_coefficients(k, noise)
+        M, _ = self.basis.balanced_coefficients(k, noise, self.balances)
         return Sample(y.astype(np.float32), x.astype(np.float32), M.astype(np.float32), family, noise)
 
     def batch(
         self, images: list[np.ndarray] | None, size: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A training batch ``(y, x, M)`` of shapes (B,1,S,S), (B,1,S,S), (B,m,m)."""
+        """A training batch ``(y, x, M)`` of shapes (B,1,N,N), (B,1,N,N), (B,S,m,m)."""
         lo, hi = np.log(self.noise_range[0]), np.log(self.noise_range[1])
         samples = [
             self.make(

@@ -107,7 +107,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         torch.set_num_threads(int(cfg["threads"]))
     device = pick_device(cfg.get("device", "auto"))
     basis = load_basis(cfg["basis"])
-    net_cfg = NetConfig(**{**cfg.get("network", {}), "d": basis.d, "m": basis.m})
+    net_cfg = NetConfig.from_dict({**cfg.get("network", {}), "d": basis.d, "m": basis.m})
     torch.manual_seed(cfg["seed"])
     net = GLRANet(
         net_cfg,
@@ -154,9 +154,14 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         crop=cfg["crop"],
         noise_range=(cfg["noise_min"], cfg["noise_max"]),
         p_saturation=cfg["p_saturation"],
+        balances=net_cfg.balances,
     )
     val = validation_set(
-        Degrader(basis, crop=cfg["crop"]), val_imgs, cfg["val_per_family"], cfg["val_noise"], 1234
+        Degrader(basis, crop=cfg["crop"], balances=net_cfg.balances),
+        val_imgs,
+        cfg["val_per_family"],
+        cfg["val_noise"],
+        1234,
     )
     macs = macs_per_pixel(net_cfg)
     log(
