@@ -15,7 +15,9 @@ from .model_io import ModelFiles
 __all__ = ["kernel_coefficients", "restore_plane", "restore_batch"]
 
 
-def kernel_coefficients(model: ModelFiles, kernel: np.ndarray, noise_level: float) -> tuple[np.ndarray, float]:
+def kernel_coefficients(
+    model: ModelFiles, kernel: np.ndarray, noise_level: float
+) -> tuple[np.ndarray, float]:
     """Network input ``M`` of a (prepared) kernel for a model, and its relative GLRA error.
 
     Parameters
