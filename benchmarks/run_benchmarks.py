@@ -63,6 +63,7 @@ FULL: dict[str, Any] = {
     "tune_images": 6,
     "noise_levels": [0.01, 0.02, 0.03],
     "seed": 2024,
+    "classical": None,  # None: the methods of glra_trainer.evaluate.DEFAULTS
     "ood_images": 8,
     "basis_d": 151,
     "basis_ranks": [5, 10, 20, 30, 50],
@@ -85,7 +86,9 @@ QUICK: dict[str, Any] = {
     "scaling_sizes": [512, 1024],
 }
 
-METHOD_ORDER = ["blurred", "wiener", "rl", "tv", "uwiener", "linear", "ablation", "model", "model_est"]
+#: Classical methods of the protocol; set at run time from glra_trainer.evaluate (``_use_classical``).
+CLASSICAL: list[str] = ["wiener", "rl", "tv"]
+METHOD_ORDER: list[str] = []
 LABELS = {
     "blurred": "blurred input",
     "wiener": "Wiener (tuned)",
@@ -97,7 +100,27 @@ LABELS = {
     "model": "napari-glra",
     "model_est": "napari-glra, noise estimated",
 }
-CLASSICAL = ("wiener", "rl", "tv")
+SHORT = {"wiener": "Wiener", "rl": "RL", "tv": "TV"}
+
+
+def _use_classical(methods: list[str]) -> None:
+    """Set the classical methods (in place) and the table order; labels from the evaluation's."""
+    try:
+        from glra_trainer.evaluate import LABELS as EVAL_LABELS
+    except ImportError:  # pragma: no cover
+        EVAL_LABELS = {}
+    CLASSICAL[:] = methods
+    METHOD_ORDER[:] = ["blurred", *methods, "uwiener", "linear", "ablation", "model", "model_est"]
+    for m in methods:
+        LABELS.setdefault(m, EVAL_LABELS.get(m, m))
+
+
+def _short(m: str) -> str:
+    base, _, variant = m.partition("_")
+    return SHORT.get(base, base) + (f" ({variant})" if variant else "")
+
+
+_use_classical(CLASSICAL.copy())
 #: Parameters drawn beyond the training ranges (kernels.KERNEL_RANGES) for the out-of-range test.
 OOD_RANGES = {
     "gaussian": ("sigma", 5.0, 6.0),
@@ -195,6 +218,7 @@ def restore_all(model, y, k, noise, fam, tuned, device, methods) -> dict[str, np
 def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
     import torch  # noqa: F401  (imported before the trainer for a clean error if missing)
 
+    from glra_trainer.baselines import METHODS as BASELINES
     from glra_trainer.baselines import psnr, run_baseline, ssim
     from glra_trainer.device import pick_device
     from glra_trainer.evaluate import DEFAULTS, run_evaluate
@@ -205,6 +229,8 @@ def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
 
     families = list(FAMILIES)
     noise_levels = [float(s) for s in P["noise_levels"]]
+    methods = list(dict.fromkeys(["model", "linear", *(P.get("classical") or DEFAULTS["methods"])]))
+    _use_classical([m for m in methods if m in BASELINES])
     cfg = dict(DEFAULTS)
     cfg.update(
         {
@@ -217,7 +243,7 @@ def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
             "tune_images": P["tune_images"],
             "families": families,
             "noise_levels": noise_levels,
-            "methods": ["model", "linear", "wiener", "rl", "tv"],
+            "methods": methods,
             "seed": P["seed"],
             "out": str(data / "evaluate"),
             "device": args.device,
@@ -426,9 +452,16 @@ def make_grids(prot: dict, P: dict, figures: Path, data: Path) -> dict[str, Any]
     results = list(csv.DictReader(open(data / "evaluate" / "results.csv")))
     noises = sorted({float(s) for s in P["noise_levels"]})
     shown = [noises[0], noises[-1]] if len(noises) > 1 else noises
-    methods = ["blurred", "wiener", "rl", "tv", "linear", "model", "model_est"]
     info = {}
     for fam in families:
+        # per base method (wiener / rl / tv), the better of its variants (e.g. mirror / valid boundary)
+        cell0 = prot["table"][str(shown[0])][fam]
+        best_variant: dict[str, str] = {}
+        for m in CLASSICAL:
+            base = m.split("_")[0]
+            if base not in best_variant or cell0[m]["psnr"] > cell0[best_variant[base]]["psnr"]:
+                best_variant[base] = m
+        methods = ["blurred", *best_variant.values(), "linear", "model", "model_est"]
         # representative image: median gain of the model over the best classical method, lowest noise
         gains = {}
         for i in range(len(prot["images"])):
@@ -459,6 +492,8 @@ def make_grids(prot: dict, P: dict, figures: Path, data: Path) -> dict[str, Any]
                 title = (
                     "sharp"
                     if m == "sharp"
+                    else _short(m)
+                    if m in CLASSICAL
                     else LABELS[m].replace(" (tuned)", "").replace(", noise", "\nnoise")
                 )
                 ax.set_title(title if p is None else f"{title}\n{p:.2f} dB", fontsize=7)
@@ -495,9 +530,9 @@ def plot_psnr_vs_noise(table: dict, figures: Path) -> None:
         "model": ("C3", "o-", 2.2),
         "model_est": ("C3", "o--", 1.2),
         "linear": ("C1", "s-", 1.2),
-        "wiener": ("C0", "^-", 1.2),
-        "rl": ("C2", "v-", 1.2),
-        "tv": ("C4", "D-", 1.2),
+        "wiener": ("C0", "^", 1.2),
+        "rl": ("C2", "v", 1.2),
+        "tv": ("C4", "D", 1.2),
         "uwiener": ("C5", "x-", 1.0),
         "ablation": ("C7", "P-", 1.0),
         "blurred": ("0.5", ".:", 1.0),
@@ -506,7 +541,10 @@ def plot_psnr_vs_noise(table: dict, figures: Path) -> None:
         for m in METHOD_ORDER:
             if m not in table[noises[0]][fam]:
                 continue
-            col, st, lw = styles[m]
+            base = m.split("_")[0]
+            col, st, lw = styles.get(m) or styles.get(base) or ("C8", "x", 1.0)
+            if base in SHORT:  # classical: solid for the first variant, dashed for the others
+                st += "-" if m == base else "--"
             ax.plot(
                 [100 * float(s) for s in noises],
                 [table[s][fam][m]["psnr"] for s in noises],
@@ -777,7 +815,7 @@ def _table_md(table: dict, metric: str = "psnr") -> str:
             cells = []
             for f in names:
                 bc = max((m for m in CLASSICAL if m in fams[f]), key=lambda m: fams[f][m]["psnr"])
-                cells.append(f"{fams[f]['model']['psnr'] - fams[f][bc]['psnr']:+.2f} ({bc})")
+                cells.append(f"{fams[f]['model']['psnr'] - fams[f][bc]['psnr']:+.2f} ({_short(bc)})")
             lines.append("| *napari-glra − best tuned classical* | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -944,8 +982,9 @@ def write_markdown(path: Path, args, P: dict, res: dict, t_total: float) -> None
                 "**Classical methods**: parameters (Wiener balance, RL iterations, TV weight) tuned",
                 f"per family and noise level by grid search on {pr['tune_images']} crops of",
                 f"`{pr['tune_dir']}` (never on the test images); tuned values in",
-                "`data/evaluate/summary.json`. Wiener and TV use a gradient prior and mirror padding;",
-                "TV is solved by half-quadratic splitting.",
+                "`data/evaluate/summary.json`. Wiener and TV use a gradient prior; TV is solved by",
+                "half-quadratic splitting. Plain variants treat the border by mirror padding, *valid*",
+                "variants fit only the observed pixels (no boundary assumption, stronger near the border).",
             ),
             _bullet(
                 "**napari-glra** is given the true noise level (as the classical methods are tuned",
@@ -983,8 +1022,10 @@ def write_markdown(path: Path, args, P: dict, res: dict, t_total: float) -> None
                 "tuned for the family at this noise level. *Basis error*: relative error of the kernel's "
                 "pseudo-inverse in the model's basis (the widget warns above 10 %).",
                 "",
-                "| family | parameter | kernel size | basis error | napari-glra | Wiener | RL | TV |",
-                "|---|---|---:|---:|---:|---:|---:|---:|",
+                "| family | parameter | kernel size | basis error | napari-glra | "
+                + " | ".join(_short(m) for m in CLASSICAL)
+                + " |",
+                "|---|---|---:|---:|" + "---:|" * (1 + len(CLASSICAL)),
             ]
             for f, o in prot["ood"].items():
                 ps = o["psnr"]
