@@ -11,6 +11,8 @@
 #                BENCH_ARGS=--quick for a few minutes; BENCH_ARGS='--model DIR' for another model.
 #   make docs    the documentation site (mkdocs-material, strict: warnings are errors) into site/;
 #                installs the `docs` extra into .venv first
+#   make docs-figures  screenshots of both widgets and a before/after, from a real (offscreen)
+#                napari viewer (docs/make_figures.py) into docs/figures/
 #   make clean   remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -23,7 +25,7 @@ BENCH_ARGS ?=
 DOCS_STAMP := $(VENV)/.napari-glra-docs-installed
 LINT_PATHS := src tests benchmarks trainer
 
-.PHONY: venv test demo lint bench docs clean distclean
+.PHONY: venv test demo lint bench docs docs-figures clean distclean
 
 venv: $(STAMP)
 
@@ -55,6 +57,9 @@ $(DOCS_STAMP): pyproject.toml | $(STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+docs-figures: $(STAMP)
+	$(PY) docs/make_figures.py
 
 clean:
 	rm -rf build dist demo_output .pytest_cache .ruff_cache site
