@@ -112,6 +112,51 @@ def test_smoke_pipeline(tmp_path, image_dir):
         == 0
     )
     summary = json.loads((ev / "summary.json").read_text())
+    # A second evaluation can reuse the tuned parameters (same protocol) instead of tuning again.
+    ev2 = tmp_path / "eval2"
+    common = [
+        "--set",
+        f'eval_dir="{image_dir}"',
+        "--set",
+        f'tune_dir="{image_dir}"',
+        "--set",
+        "skip_images=0",
+    ]
+    assert (
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                *common,
+                "--set",
+                f'out="{ev2}"',
+                "--set",
+                f'tuned="{ev / "summary.json"}"',
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((ev2 / "summary.json").read_text())["tuned_parameters"] == summary["tuned_parameters"]
+    with pytest.raises(SystemExit, match="other settings"):
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                *common,
+                "--set",
+                f'out="{ev2}"',
+                "--set",
+                f'tuned="{ev / "summary.json"}"',
+                "--set",
+                "tune_images=2",
+            ]
+        )
     cell = summary["table"]["0.01"]["motion"]
     assert {"model", "linear", "wiener", "rl", "tv", "blurred"} <= set(cell)
     assert "napari-glra" in (ev / "table.md").read_text()

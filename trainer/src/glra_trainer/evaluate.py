@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "out": "trainer/runs/default/eval",
     "device": "auto",
     "smoke": False,
+    "tuned": None,  # summary.json of an earlier run: reuse its tuned parameters instead of tuning
 }
 
 LABELS = {
@@ -90,7 +91,22 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
     tune_imgs = _crops(cfg["tune_dir"], cfg["tune_images"], 0, cfg["crop"], cfg["seed"] + 1)
     classical = [m for m in methods if m in CLASSICAL]
     tuned: dict = {}
-    if classical:
+    if classical and cfg.get("tuned"):
+        earlier = json.loads(Path(cfg["tuned"]).read_text())
+        keys = ("tune_dir", "tune_images", "crop", "families", "noise_levels", "seed")
+        differ = [k for k in keys if earlier["protocol"].get(k) != cfg[k]]
+        if differ:
+            raise SystemExit(
+                f"{cfg['tuned']} was tuned with other settings ({', '.join(differ)}); tune again"
+            )
+        tuned = earlier["tuned_parameters"]
+        missing = [m for m in classical if m not in tuned]
+        if missing:
+            raise SystemExit(
+                f"{cfg['tuned']} has no tuned parameters for {missing}; tune them (omit `tuned`)"
+            )
+        log(f"tuned parameters of {classical} from {cfg['tuned']}")
+    elif classical:
         log(f"tuning {classical} on {len(tune_imgs)} images from {cfg['tune_dir']}")
         tuned = tune_baselines(
             tune_imgs, cfg["families"], cfg["noise_levels"], seed=cfg["seed"] + 2, methods=classical, log=log
