@@ -249,6 +249,10 @@ def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
             "device": args.device,
         }
     )
+    if args.tuned:
+        if "tuned" not in DEFAULTS:
+            raise SystemExit("--tuned needs a glra_trainer whose evaluate accepts `tuned`")
+        cfg["tuned"] = str(args.tuned)
     t0 = time.time()
     log(f"[protocol] glra_trainer.evaluate.run_evaluate on {cfg['images']} crops of {cfg['crop']} px")
     summary = run_evaluate(cfg, log=lambda m: log("  " + m))
@@ -1170,6 +1174,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also evaluate this model directory as 'network, random init' "
         "(trained with glra-train fit --set random_init=true)",
+    )
+    ap.add_argument(
+        "--tuned",
+        type=Path,
+        default=None,
+        help="reuse the classical methods' tuned parameters of an earlier run with the same protocol "
+        "(its data/evaluate/summary.json) instead of tuning again",
     )
     ap.add_argument("--threads", type=int, default=None, help="torch/BLAS threads (default: all)")
     ap.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
