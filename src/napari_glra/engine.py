@@ -755,6 +755,19 @@ def _cast(out: Any, dt: np.dtype) -> Any:
 
 
 # --------------------------------------------------------------------------- restoration
+def border_balance(noise_level: float) -> float:
+    """Prior weight of the valid-data-term Wiener estimate that extends a plane beyond its border."""
+    return 0.6 * max(float(noise_level), 1e-3)
+
+
+def extended_shape(shape: tuple[int, int], kernel_shape: tuple[int, ...]) -> tuple[int, int]:
+    """Shape of a plane after :func:`napari_glra.classical.extend_observation`."""
+    from scipy import fft as sfft
+
+    p = 2 * int(max(kernel_shape))
+    return tuple(int(sfft.next_fast_len(n + 2 * p, real=True)) for n in shape)  # type: ignore[return-value]
+
+
 def _restore_plane_iter(
     model: ModelFiles,
     raw: np.ndarray,
@@ -762,14 +775,26 @@ def _restore_plane_iter(
     M: np.ndarray,
     device: torch.device,
     tiles: list[tuple[slice, slice, slice, slice]],
+    extend: tuple[np.ndarray, float] | None = None,
 ) -> Generator[int, None, np.ndarray]:
-    """Restore one raw plane tile by tile; yields the tile index, returns the float32 result."""
+    """Restore one raw plane tile by tile; yields the tile index, returns the float32 result.
+
+    With ``extend=(kernel, balance)`` the plane is first extended beyond its border by
+    :func:`napari_glra.classical.extend_observation` (``tiles`` must then cover the
+    extended plane, see :func:`extended_shape`) and the result is cropped back.
+    """
     _check_finite(raw)
     plane = imap.forward(raw)
+    crop = (slice(None), slice(None))
+    if extend is not None:  # (kernel, balance): blur-consistent extension beyond the border
+        from .classical import extend_observation
+
+        ext, crop = extend_observation(plane, extend[0], extend[1])
+        plane = ext.astype(np.float32)
     if len(tiles) == 1:
         out = restore_batch(model, plane[None], M, device)[0]
         yield 0
-        return imap.inverse(out)
+        return imap.inverse(np.ascontiguousarray(out[crop]))
     out = np.empty(plane.shape, np.float32)
     h, w = plane.shape
     for t, (rows, cols, crop_r, crop_c) in enumerate(tiles):
@@ -778,7 +803,7 @@ def _restore_plane_iter(
         c0 = cols.start + crop_c.start
         out[r0 : r0 + crop_r.stop - crop_r.start, c0 : c0 + crop_c.stop - crop_c.start] = res[crop_r, crop_c]
         yield t
-    return imap.inverse(out)
+    return imap.inverse(np.ascontiguousarray(out[crop]))
 
 
 def _drain(gen: Generator[Any, None, Any]) -> Any:
@@ -884,7 +909,8 @@ def deconvolve_iter(
     net_model = model_on_device(mf, dev)
     overlap = mf.net.pad_amount()
     core = tile if tile is not None else _auto_tile(mf, (h, w), memory_budget(dev))
-    tiles = plan_tiles((h, w), core, overlap)
+    extend = (k, border_balance(sigma))
+    tiles = plan_tiles(extended_shape((h, w), k.shape), core, overlap)
     units = job.units()
     info: dict[str, Any] = {
         "noise_level": float(sigma),
@@ -906,7 +932,7 @@ def deconvolve_iter(
     }
 
     if job.is_dask:
-        data = _lazy_result(job, net_model, imap, M, dev, tiles, out_dtype)
+        data = _lazy_result(job, net_model, imap, M, dev, tiles, out_dtype, extend)
         info["seconds"] = time.perf_counter() - t0
         yield 1.0, "built the lazy (dask) result; it is computed when read"
         return DeconvResult(data, info)
@@ -922,7 +948,7 @@ def deconvolve_iter(
         o_lead = (li,) if job.selected is not None else lead
         for c in job.channels:
             i += 1
-            gen = _restore_plane_iter(net_model, job.plane(lead, c), imap, M, dev, tiles)
+            gen = _restore_plane_iter(net_model, job.plane(lead, c), imap, M, dev, tiles, extend)
             while True:
                 try:
                     t = next(gen)
@@ -961,6 +987,7 @@ def _lazy_result(
     device: torch.device,
     tiles: list[tuple[slice, slice, slice, slice]],
     out_dtype: np.dtype,
+    extend: tuple[np.ndarray, float] | None = None,
 ) -> Any:
     import dask.array as da
 
@@ -979,7 +1006,8 @@ def _lazy_result(
                 if c in passthrough:
                     out[sl] = x[sl]
                 else:
-                    out[sl] = _drain(_restore_plane_iter(model, np.asarray(x[sl]), imap, M, device, tiles))
+                    plane = np.asarray(x[sl])
+                    out[sl] = _drain(_restore_plane_iter(model, plane, imap, M, device, tiles, extend))
         return out
 
     res = src.map_blocks(block, dtype=np.float32)

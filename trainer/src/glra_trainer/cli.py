@@ -20,7 +20,7 @@ import tomllib
 
 SMOKE: dict[str, dict[str, Any]] = {
     "basis": {
-        "d": 31,
+        "d": 91,
         "m": 8,
         "kernels_per_family": 12,
         "heldout_per_family": 4,
@@ -38,7 +38,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "max_train_images": 4,
         "network": {"width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3},
     },
-    "evaluate": {"images": 1, "crop": 48, "noise_levels": [0.01], "tune_images": 1, "smoke": True},
+    "evaluate": {"images": 1, "crop": 112, "noise_levels": [0.01], "tune_images": 1, "smoke": True},
     "export": {},
 }
 
