@@ -7,8 +7,8 @@
 #   make demo    deblur a bundled image (GLRA linear block vs Wiener) into demo_output/
 #   make lint    ruff only
 #   make bench   the benchmark suite (benchmarks/run_benchmarks.py): regenerates docs/benchmarks.md,
-#                its figures (docs/figures/) and CSVs (docs/data/); about 25 min on 2 CPU cores.
-#                BENCH_ARGS=--quick for a few minutes; BENCH_ARGS='--model DIR' for another model.
+#                its figures (docs/figures/) and CSVs (docs/data/); about 8 min on 2 CPU cores.
+#                BENCH_ARGS=--quick for under 2 min; BENCH_ARGS='--model DIR' for another model.
 #   make docs    the documentation site (mkdocs-material, strict: warnings are errors) into site/;
 #                installs the `docs` extra into .venv first
 #   make docs-figures  screenshots of both widgets and a before/after, from a real (offscreen)

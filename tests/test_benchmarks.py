@@ -74,6 +74,7 @@ def eval_dir(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::napari_glra.engine.KernelFitWarning")  # an untrained tiny model
 def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
     bench = _load_script()
     docs = tmp_path / "docs"
@@ -117,7 +118,7 @@ def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
     )
     elapsed = time.time() - t0
     assert rc == 0
-    assert elapsed < 120, f"quick benchmark took {elapsed:.0f} s"
+    assert elapsed < 90, f"quick benchmark took {elapsed:.0f} s"  # ~20 s on 2 idle cores
 
     figures = docs / "figures"
     for name in (
