@@ -238,7 +238,19 @@ def wiener_sweep(
     if boundary == "mirror":
         X = Kc * g.rfft(g.yp)[None] / (g.K2[None] + b * P)
         return g.cropped(g.irfft(X))
-    # min_x ½‖M(k∗x) − y‖² + (b/2)‖∇x‖², split v = k∗x (scaled ADMM).
+    X, _ = _valid_admm(g, b, P, iterations, mu)
+    return g.cropped(g.irfft(X))
+
+
+def _valid_admm(
+    g: _Grid, b: np.ndarray, P: np.ndarray, iterations: int, mu: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wiener with a valid data term: ``min_x ½‖M(k∗x) − y‖² + (b/2)‖∇x‖²`` by scaled ADMM on v = k∗x.
+
+    ``b`` has shape ``(S, 1, 1)`` (one problem per balance); returns the estimate's
+    half-spectrum ``X`` and its re-blurred image ``k∗x`` on the whole padded grid.
+    """
+    Kc = np.conj(g.K)[None]
     M = g.mask
     My = M * g.yp
     v = np.broadcast_to(g.blur(g.yp), (b.shape[0],) + g.shape).copy()
@@ -249,7 +261,7 @@ def wiener_sweep(
         Kx = g.irfft(g.K[None] * X)
         v = (My + mu * (Kx + u)) / (M + mu)
         u += Kx - v
-    return g.cropped(g.irfft(X))
+    return X, Kx
 
 
 def wiener(
@@ -616,12 +628,7 @@ def extend_observation(
     b = _positive(balance, "balance")
     g = _Grid(y, k)
     # The ADMM of wiener(boundary="valid"), keeping the re-blurred estimate on the whole grid.
-    M = g.mask
-    v, u = g.blur(g.yp), np.zeros(g.shape)
-    denom = g.K2 + (b / VALID_MU) * g.P
-    for _ in range(_positive_int(iterations, "iterations")):
-        X = np.conj(g.K) * g.rfft(v - u) / denom
-        Kx = g.irfft(g.K * X)
-        v = (M * g.yp + VALID_MU * (Kx + u)) / (M + VALID_MU)
-        u += Kx - v
-    return np.where(M > 0, g.yp, Kx), g.crop
+    _, Kx = _valid_admm(
+        g, np.array([b])[:, None, None], g.P[None], _positive_int(iterations, "iterations"), VALID_MU
+    )
+    return np.where(g.mask > 0, g.yp, Kx[0]), g.crop
