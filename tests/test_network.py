@@ -193,3 +193,26 @@ def test_balanced_coefficients_follow_the_regularisation(small_basis):
     # stronger regularisation -> smaller pseudo-inverse -> smaller coefficients
     norms = np.linalg.norm(M.reshape(3, -1), axis=1)
     assert norms[0] > norms[1] > norms[2]
+
+
+def test_context_crops_to_the_centre_and_matches_a_full_forward(small_basis):
+    """With ``context >= pad_amount`` the centre sees only observed pixels: it equals the
+    centre of a forward pass over the whole input; smaller contexts keep the output size."""
+    net = _net(small_basis).double()
+    p = net.pad_amount()
+    y, M = _inputs(H=2 * p + 20, W=2 * p + 13, seed=3)
+    y, M = y.double(), M.double()
+    with torch.no_grad():
+        full = net(y, M)
+        for c in (p, p + 4):
+            out = net(y, M, context=c)
+            assert out.shape[-2:] == (y.shape[-2] - 2 * c, y.shape[-1] - 2 * c)
+            np.testing.assert_allclose(out.numpy(), full[..., c:-c, c:-c].numpy(), atol=1e-10)
+        part = net(y, M, context=5)
+        np.testing.assert_allclose(
+            part.numpy(), net(y, M, context=5, path="direct").numpy(), atol=1e-10
+        )
+        lin = net.linear(y, M, context=5)
+        assert lin.shape == part.shape
+    with pytest.raises(ValueError, match="context"):
+        net(y, M, context=y.shape[-1])

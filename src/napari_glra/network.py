@@ -208,7 +208,9 @@ class GLRANet(nn.Module):
         return p, _next_fast_len(h + 2 * p), _next_fast_len(w + 2 * p)
 
     # ----------------------------------------------------------------- forward
-    def forward(self, y: torch.Tensor, M: torch.Tensor, path: str = "fft") -> torch.Tensor:
+    def forward(
+        self, y: torch.Tensor, M: torch.Tensor, path: str = "fft", context: int = 0
+    ) -> torch.Tensor:
         """Restore a batch of blurred images.
 
         Parameters
@@ -220,23 +222,29 @@ class GLRANet(nn.Module):
             of ``config.balances`` (``(B, m, m)`` is accepted when ``S = 1``).
         path : {"fft", "direct"}
             Exact Fourier evaluation (default) or spatial convolutions.
+        context : int
+            Pixels per side of ``y`` that are observed context only (training crops taken
+            with real surroundings): the output is the ``(H - 2 context, W - 2 context)``
+            centre.  Beyond the context, ``y`` is mirror-padded as usual.
 
         Returns
         -------
         torch.Tensor
-            ``(B, 1, H, W)`` restored images.
+            ``(B, 1, H - 2 context, W - 2 context)`` restored images.
         """
-        feats = self.features(y, M, path=path)
+        feats = self.features(y, M, path=path, context=context)
         out = self.body(feats)
         if self.config.residual:
             r, i = self.config.margin, self.config.base_index
             out = out + feats[:, i : i + 1, r : -r or None, r : -r or None]
         return out
 
-    def linear(self, y: torch.Tensor, M: torch.Tensor, path: str = "fft") -> torch.Tensor:
-        """Output of the deconvolution block alone, ``(L M Rᵀ) * y`` (``(B, 1, H, W)``)."""
+    def linear(
+        self, y: torch.Tensor, M: torch.Tensor, path: str = "fft", context: int = 0
+    ) -> torch.Tensor:
+        """Output of the deconvolution block alone, ``(L M Rᵀ) * y`` (``context`` as in forward)."""
         i = self.config.base_index
-        return self.features(y, M, path=path, margin=0, mixed=False)[:, i : i + 1]
+        return self.features(y, M, path=path, margin=0, mixed=False, context=context)[:, i : i + 1]
 
     def _check_M(self, y: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -254,21 +262,29 @@ class GLRANet(nn.Module):
         path: str = "fft",
         margin: int | None = None,
         mixed: bool = True,
+        context: int = 0,
     ) -> torch.Tensor:
         """Linear estimates and mixed deconvolution channels, ``margin`` px wider per side.
 
-        Returns a ``(B, S + n_mix, H + 2 margin, W + 2 margin)`` tensor: the ``S`` linear
-        GLRA estimates (one per balance) then the mixes (only the estimates if ``mixed``
-        is false).
+        Returns a ``(B, S + n_mix, h + 2 margin, w + 2 margin)`` tensor, with
+        ``h, w = H - 2 context, W - 2 context``: the ``S`` linear GLRA estimates (one per
+        balance) then the mixes (only the estimates if ``mixed`` is false).
         """
         c = self.config
         if y.ndim != 4 or y.shape[1] != 1:
             raise ValueError(f"y must have shape (B, 1, H, W), got {tuple(y.shape)}")
         M = self._check_M(y, M)
         r = c.margin if margin is None else margin
-        _, _, H, W = y.shape
+        _, _, Hy, Wy = y.shape
+        ctx = int(context)
+        H, W = Hy - 2 * ctx, Wy - 2 * ctx
+        if ctx < 0 or H < 1 or W < 1:
+            raise ValueError(f"context must be >= 0 and leave pixels of y {tuple(y.shape)}, got {context}")
         p, nh, nw = self._grid(H, W)
-        yp = mirror_pad(y, p, nh - H - p, p, nw - W - p)
+        e = max(0, p - ctx)  # mirror padding still needed beyond the context
+        if ctx > p:  # more context than the blocks can see: drop the excess
+            y = y[..., ctx - p : Hy - ctx + p, ctx - p : Wy - ctx + p]
+        yp = mirror_pad(y, e, nh - e - y.shape[-2], e, nw - e - y.shape[-1])
         if path == "fft":
             feats = self._fourier_block(yp, M, mixed)
         elif path == "direct":

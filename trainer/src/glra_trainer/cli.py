@@ -29,6 +29,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     },
     "fit": {
         "crop": 32,
+        "context": 8,
         "batch": 2,
         "steps": 6,
         "val_every": 3,

@@ -104,6 +104,7 @@ class Degrader:
         families: tuple[str, ...] = FAMILIES,
         kmax: int = 45,
         balances: tuple[float, ...] = (1.0,),
+        context: int = 0,
     ) -> None:
         self.basis = basis
         self.crop = int(crop)
@@ -113,10 +114,11 @@ class Degrader:
         self.families = tuple(families)
         self.kmax = int(kmax)
         self.balances = tuple(balances)
+        self.context = int(context)
 
     def random_patch(self, images: list[np.ndarray] | None, rng: np.random.Generator) -> np.ndarray:
-        """A random sharp patch (crop + kmax - 1), flipped/rotated, from images or dead leaves."""
-        n = self.crop + self.kmax - 1
+        """A random sharp patch (crop + 2 context + kmax - 1), flipped/rotated, from images or dead leaves."""
+        n = self.crop + 2 * self.context + self.kmax - 1
         if not images:
             return dead_leaves(n, rng)
         img = images[int(rng.integers(len(images)))]
@@ -152,12 +154,15 @@ class Degrader:
             seed=rng,
         )
         M, _ = self.basis.balanced_coefficients(k, noise, self.balances)
+        c = self.context
+        if c:
+            x = x[c:-c, c:-c]
         return Sample(y.astype(np.float32), x.astype(np.float32), M.astype(np.float32), family, noise)
 
     def batch(
         self, images: list[np.ndarray] | None, size: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A training batch ``(y, x, M)`` of shapes (B,1,N,N), (B,1,N,N), (B,S,m,m)."""
+        """A training batch ``(y, x, M)``: (B,1,N+2c,N+2c), (B,1,N,N), (B,S,m,m) (``c`` = context)."""
         lo, hi = np.log(self.noise_range[0]), np.log(self.noise_range[1])
         samples = [
             self.make(

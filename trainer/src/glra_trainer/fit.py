@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "noise_min": 0.005,
     "noise_max": 0.03,
     "p_saturation": 0.7,
+    "context": 0,
     "checkpoint_every": 250,
     "val_every": 500,
     "max_minutes": None,
@@ -66,7 +67,7 @@ def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
 
 
 def evaluate_samples(
-    net: GLRANet, samples: list, device: torch.device, linear: bool = False
+    net: GLRANet, samples: list, device: torch.device, linear: bool = False, context: int = 0
 ) -> dict[str, float]:
     """Mean PSNR per family of the network (or its linear block) on fixed samples."""
     net.eval()
@@ -75,7 +76,7 @@ def evaluate_samples(
         for s in samples:
             y = torch.as_tensor(s.y, device=device)[None, None]
             M = torch.as_tensor(s.M, device=device)[None]
-            out = (net.linear(y, M) if linear else net(y, M))[0, 0].cpu().numpy()
+            out = (net.linear if linear else net)(y, M, context=context)[0, 0].cpu().numpy()
             scores.setdefault(s.family, []).append(_psnr(np.clip(out, 0, 1), s.x))
     net.train()
     return {f: float(np.mean(v)) for f, v in scores.items()}
@@ -155,9 +156,11 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         noise_range=(cfg["noise_min"], cfg["noise_max"]),
         p_saturation=cfg["p_saturation"],
         balances=net_cfg.balances,
+        context=cfg["context"],
     )
+    ctx = int(cfg["context"])
     val = validation_set(
-        Degrader(basis, crop=cfg["crop"], balances=net_cfg.balances),
+        Degrader(basis, crop=cfg["crop"], balances=net_cfg.balances, context=ctx),
         val_imgs,
         cfg["val_per_family"],
         cfg["val_noise"],
@@ -179,7 +182,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         writer.writerow(
             ["step", "loss", *[f"val_{f}" for f in fams], *[f"linear_{f}" for f in fams], "seconds"]
         )
-    lin = evaluate_samples(net, val, device, linear=True)
+    lin = evaluate_samples(net, val, device, linear=True, context=ctx)
     log("linear block PSNR: " + ", ".join(f"{f} {v:.2f}" for f, v in lin.items()))
 
     from tqdm import tqdm
@@ -195,7 +198,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
             g["lr"] = lr * g["lr_scale"]
         y, x, M = degr.batch(images, cfg["batch"], rng)
         y, x, M = (torch.as_tensor(a, device=device) for a in (y, x, M))
-        loss = (net(y, M) - x).abs().mean()
+        loss = (net(y, M, context=ctx) - x).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         # Clip the basis filters and the rest separately: L and R get far larger gradients.
@@ -207,7 +210,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         bar.update(1)
         last = step == cfg["steps"] or (deadline is not None and time.time() > deadline)
         if step % cfg["val_every"] == 0 or last:
-            val_psnr = evaluate_samples(net, val, device)
+            val_psnr = evaluate_samples(net, val, device, context=ctx)
             writer.writerow(
                 [
                     step,
