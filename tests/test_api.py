@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from napari_glra import api, engine
+from napari_glra import api, engine, model_registry
 from napari_glra.degrade import degrade
 from napari_glra.kernels import make_kernel
 
@@ -90,7 +90,7 @@ def test_load_model_by_path_is_cached_and_reloads_on_change(tiny_model_dir):
 
 def test_named_models(tiny_model_dir, monkeypatch, blurred):
     monkeypatch.setattr(
-        engine, "_builtin_model_dirs", lambda: {"zeta": tiny_model_dir, "default": tiny_model_dir}
+        model_registry, "_builtin_model_dirs", lambda: {"zeta": tiny_model_dir, "default": tiny_model_dir}
     )
     assert api.available_models() == ["default", "zeta"]
     assert api.load_model("zeta") is api.load_model("default")
@@ -101,7 +101,7 @@ def test_named_models(tiny_model_dir, monkeypatch, blurred):
 
 
 def test_no_models_installed_message(monkeypatch, blurred):
-    monkeypatch.setattr(engine, "_builtin_model_dirs", lambda: {})
+    monkeypatch.setattr(model_registry, "_builtin_model_dirs", lambda: {})
     assert api.available_models() == []
     with pytest.raises(ValueError, match="none are installed.*default model is not installed"):
         api.deconvolve(blurred, K)
