@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_glra import engine
+from napari_glra import devices, engine, model_registry, tiling
 from napari_glra.degrade import degrade
 from napari_glra.engine import DeconvResult, KernelFitWarning, deconvolve_iter, run
 from napari_glra.kernels import make_kernel
@@ -264,25 +264,25 @@ def test_tiled_equals_untiled(blurred, tiny_model, tile):
 def test_auto_tiling_above_budget(blurred, tiny_model, monkeypatch):
     img = np.block([[blurred, blurred.T], [np.fliplr(blurred), blurred]])  # 192 x 192
     ref = restore(img, model=tiny_model)
-    budget = engine.estimate_memory(tiny_model, (120, 120))
+    budget = tiling.estimate_memory(tiny_model, (120, 120))
     monkeypatch.setenv("NAPARI_GLRA_MEMORY_BUDGET", str(budget))
     res = restore(img, model=tiny_model)
     assert res.info["tiles_per_plane"] > 1
     assert (
-        engine.estimate_memory(tiny_model, (res.info["tile_size"] + 2 * res.info["overlap"],) * 2) <= budget
+        tiling.estimate_memory(tiny_model, (res.info["tile_size"] + 2 * res.info["overlap"],) * 2) <= budget
     )
     assert np.abs(res.data - ref.data).max() < 1e-3
 
 
 def test_plan_tiles_cover_the_plane():
-    plan = engine.plan_tiles((100, 70), 32, 9)
+    plan = tiling.plan_tiles((100, 70), 32, 9)
     cover = np.zeros((100, 70), int)
     for rows, cols, cr, cc in plan:
         assert rows.start >= 0 and rows.stop <= 100 and cols.stop <= 70
         cover[rows.start + cr.start : rows.start + cr.stop, cols.start + cc.start : cols.start + cc.stop] += 1
         assert cr.start == 0 or cr.start >= 9  # interior edges keep a full overlap
     assert np.all(cover == 1)
-    assert len(engine.plan_tiles((100, 70), None, 9)) == 1
+    assert len(tiling.plan_tiles((100, 70), None, 9)) == 1
 
 
 def test_tile_size_validation(blurred, tiny_model):
@@ -330,31 +330,31 @@ def test_dask_is_lazy(blurred, tiny_model, monkeypatch):
 
 # --------------------------------------------------------------------------- devices and models
 def test_devices(blurred, tiny_model):
-    assert engine.resolve_device("auto").type in ("cpu", "cuda", "mps")
-    assert engine.resolve_device("CPU") == torch.device("cpu")
-    assert engine.resolve_device(torch.device("cpu")) == torch.device("cpu")
-    assert "cpu" in engine.available_devices()
+    assert devices.resolve_device("auto").type in ("cpu", "cuda", "mps")
+    assert devices.resolve_device("CPU") == torch.device("cpu")
+    assert devices.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert "cpu" in devices.available_devices()
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         restore(blurred, model=tiny_model, device="tpu")
     with pytest.raises(ValueError, match="cuda"):
-        engine.resolve_device("cuda:x")
+        devices.resolve_device("cuda:x")
     with pytest.raises(ValueError, match="does not exist|not available"):
-        engine.resolve_device("cuda:99")
+        devices.resolve_device("cuda:99")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="not available"):
             restore(blurred, model=tiny_model, device="cuda")
-    if not engine._mps_available():
+    if not devices._mps_available():
         with pytest.raises(ValueError, match="mps"):
-            engine.resolve_device("mps")
+            devices.resolve_device("mps")
     with pytest.raises(TypeError, match="device"):
-        engine.resolve_device(0)
+        devices.resolve_device(0)
 
 
 def test_model_moved_once_per_device(tiny_model):
-    assert engine.model_on_device(tiny_model, torch.device("cpu")) is tiny_model
+    assert model_registry.model_on_device(tiny_model, torch.device("cpu")) is tiny_model
     meta = torch.device("meta")  # any non-CPU device exercises the cache
-    a = engine.model_on_device(tiny_model, meta)
-    b = engine.model_on_device(tiny_model, meta)
+    a = model_registry.model_on_device(tiny_model, meta)
+    b = model_registry.model_on_device(tiny_model, meta)
     assert a is b and a is not tiny_model and a.basis is tiny_model.basis
     assert next(a.net.parameters()).device.type == "meta"
     assert next(tiny_model.net.parameters()).device.type == "cpu"
@@ -474,12 +474,28 @@ def test_bad_options(kw, match, exc, blurred, tiny_model):
         restore(blurred, **kw)
 
 
+def test_engine_reexports_its_building_blocks():
+    """``napari_glra.engine`` keeps its public names; each is the object of the module that defines it."""
+    import napari_glra.kernel_fit as kernel_fit
+
+    for name in engine.__all__:
+        assert hasattr(engine, name), name
+    assert engine.load_model is model_registry.load_model
+    assert engine.available_models is model_registry.available_models
+    assert engine.model_on_device is model_registry.model_on_device
+    assert engine.resolve_device is devices.resolve_device
+    assert engine.memory_budget is devices.memory_budget
+    assert engine.estimate_memory is tiling.estimate_memory
+    assert engine.kernel_fit_error is kernel_fit.kernel_fit_error
+    assert engine.FIT_ERROR_WARN == kernel_fit.FIT_ERROR_WARN
+
+
 # --------------------------------------------------------------------------- the shipped default model
 @pytest.fixture(scope="module")
 def default_model():
-    if "default" not in engine.available_models():
+    if "default" not in model_registry.available_models():
         pytest.skip("the default model is not installed yet (src/napari_glra/models/default)")
-    return engine.load_model("default")
+    return model_registry.load_model("default")
 
 
 def test_default_model_restores(natural_images, default_model):

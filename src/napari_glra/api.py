@@ -24,7 +24,9 @@ Intensity and noise contract
   the kernel suppresses the signal, the smaller of the two).
 
 Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
-inference code path, also used by the napari widget).
+inference code path, also used by the napari widget) and the modules it is
+built from (:mod:`napari_glra.model_registry`, :mod:`napari_glra.devices`,
+:mod:`napari_glra.kernel_fit`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, kernel_fit, model_registry
 from .degrade import degrade
-from .engine import DeconvResult, KernelFitWarning, available_devices, deconvolve_iter
+from .devices import available_devices
+from .engine import DeconvResult, KernelFitWarning, deconvolve_iter
 from .kernels import make_kernel
 from .model_io import ModelFiles
 from .noise import estimate_noise
@@ -225,7 +228,7 @@ def load_model(name: str | os.PathLike = "default") -> ModelFiles:
     ValueError
         Unknown name (the message lists the available ones) or inconsistent files.
     """
-    return engine.load_model(name)
+    return model_registry.load_model(name)
 
 
 def available_models() -> list[str]:
@@ -236,7 +239,7 @@ def available_models() -> list[str]:
     list of str
         Names accepted by :func:`load_model` and ``deconvolve(model=...)``.
     """
-    return engine.available_models()
+    return model_registry.available_models()
 
 
 def kernel_fit_error(
@@ -259,4 +262,4 @@ def kernel_fit_error(
         Relative error ``‖k† - L M Rᵀ‖ / ‖k†‖`` of the kernel's pseudo-inverse
         ``k†`` in the basis; above 0.1 (10 %) :func:`deconvolve` warns.
     """
-    return engine.kernel_fit_error(kernel, model=model, noise_level=noise_level)
+    return kernel_fit.kernel_fit_error(kernel, model=model, noise_level=noise_level)

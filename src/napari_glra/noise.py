@@ -192,7 +192,7 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None) -> fl
     >>> round(estimate_noise(y), 2)
     0.02
     """
-    from .engine import _analyse_image  # lazy: the engine imports this module
+    from ._inputs import _analyse_image  # lazy: _inputs imports this module
 
     job = _analyse_image(image, channel_axis=channel_axis)
     k = None

@@ -153,12 +153,13 @@ def model_identity(model: Any, info: dict[str, Any]) -> tuple[str, str]:
 
 def fit_error(kernel: np.ndarray, model: Any, noise_level: float | None) -> tuple[float, float]:
     """Relative GLRA error of ``kernel`` in ``model``'s basis, and the engine's warning threshold."""
-    from napari_glra import engine
+    from napari_glra.kernel_fit import fit_warning_threshold, kernel_fit_error
+    from napari_glra.model_registry import load_model
 
     noise = 0.01 if noise_level is None else float(noise_level)
-    err = float(engine.kernel_fit_error(kernel, model=model, noise_level=noise))
+    err = float(kernel_fit_error(kernel, model=model, noise_level=noise))
     try:
-        threshold = float(engine.fit_warning_threshold(engine.load_model(model)))
+        threshold = float(fit_warning_threshold(load_model(model)))
     except Exception:  # noqa: BLE001 - older engine: a fixed threshold
         threshold = DEFAULT_FIT_WARNING
     return err, threshold
