@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,6 @@ def eval_dir(tmp_path_factory) -> Path:
 def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
     bench = _load_script()
     docs = tmp_path / "docs"
-    t0 = time.time()
     rc = bench.main(
         [
             "--quick",
@@ -116,9 +114,7 @@ def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
             "scaling_sizes=[128]",
         ]
     )
-    elapsed = time.time() - t0
-    assert rc == 0
-    assert elapsed < 90, f"quick benchmark took {elapsed:.0f} s"  # ~20 s on 2 idle cores
+    assert rc == 0  # (its speed is the benchmark's business, not a unit test's)
 
     figures = docs / "figures"
     for name in (
