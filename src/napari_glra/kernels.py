@@ -24,9 +24,9 @@ FAMILIES: tuple[str, ...] = ("gaussian", "disk", "motion")
 #: Parameter ranges sampled for training (support 9-27 px, as in the paper); ``"defocus"``:
 #: widefield PSFs (:func:`napari_glra.optics.defocus_psf`, oil immersion, λ 0.52 µm) for
 #: objective NAs ``na``, pixel sizes ``sampling`` x the Nyquist limit λ / (4 NA) and defocus
-#: giving a geometric blur radius ``blur_radius`` (px), cut at 97 % of the energy and at most
-#: :data:`DEFOCUS_MAX_SIZE` px (support 13-45 px).  Only the first three families are in
-#: :data:`FAMILIES` (those of the shipped ``default`` model).
+#: giving a geometric blur radius ``blur_radius`` (px), cut to the centred square holding
+#: :data:`DEFOCUS_ENERGY` of the energy within :data:`DEFOCUS_MAX_SIZE` px (support 21-35 px).
+#: Only the first three families are in :data:`FAMILIES` (those of the shipped ``default`` model).
 KERNEL_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "gaussian": {"sigma": (1.2, 4.5)},
     "disk": {"radius": (4.0, 13.0)},
@@ -36,6 +36,8 @@ KERNEL_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 
 #: Largest side of a sampled ``"defocus"`` kernel (its far Airy wings are cut there).
 DEFOCUS_MAX_SIZE = 45
+#: Fraction of the energy within :data:`DEFOCUS_MAX_SIZE` px a sampled ``"defocus"`` kernel keeps.
+DEFOCUS_ENERGY = 0.985
 #: Optics of the sampled ``"defocus"`` kernels that are not drawn (the PSF's shape in pixels
 #: depends on the wavelength only through the sampling, drawn relative to Nyquist).
 DEFOCUS_FIXED = {"wavelength": 0.52, "n_immersion": 1.518, "oversample": 2}
@@ -295,7 +297,14 @@ def _sample_defocus(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any
     params.update(DEFOCUS_FIXED)
     with warnings.catch_warnings():  # sampling > 1 is coarser than Nyquist on purpose
         warnings.simplefilter("ignore", UndersampledPSFWarning)
-        k = defocus_psf(**params, max_size=DEFOCUS_MAX_SIZE, energy=0.97)
+        full = defocus_psf(**params, size=DEFOCUS_MAX_SIZE)
+    # Smallest centred square holding DEFOCUS_ENERGY of the energy within DEFOCUS_MAX_SIZE px (a
+    # direct cut: defocus_psf's own search for its total energy costs ten times the PSF).
+    c = DEFOCUS_MAX_SIZE // 2
+    cum = np.array([full[c - h : c + h + 1, c - h : c + h + 1].sum() for h in range(c + 1)])
+    h = int(np.argmax(cum >= DEFOCUS_ENERGY * cum[-1]))
+    k = full[c - h : c + h + 1, c - h : c + h + 1]
+    k = k / k.sum()
     params["size"] = int(k.shape[0])
     params["allow_undersampled"] = True
     return k, params
