@@ -82,6 +82,7 @@ def run_export(cfg: dict[str, Any], log=print) -> Path:
         "parameters": count_parameters(net),
         "macs_per_pixel": macs_per_pixel(net.config),
     }
+    meta["basis"].update(d=basis.d, m=basis.m)
     save_model(out, net, basis, name=cfg["name"], version=str(cfg["version"]), metadata=meta)
     (out / "MODEL.md").write_text(model_card(cfg["name"], str(cfg["version"]), meta, evaluation, more))
     size = sum(p.stat().st_size for p in out.iterdir())
@@ -178,7 +179,7 @@ def model_card(
         meta["description"],
         "",
         "## Architecture",
-        f"- GLRA deconvolution block (d = {meta.get('d', 151)}; m from the basis) computed exactly by FFT, then an "
+        f"- GLRA deconvolution block (d = {b.get('d', 151)}, m = {b.get('m', 50)}) computed exactly by FFT, then an "
         "artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate).",
         f"- {meta['parameters']:,} trainable parameters; {net['artifact_block']:,.0f} spatial MAC/px after the "
         f"Fourier block ({net['direct']:,.0f} MAC/px if everything were run as spatial convolutions).",
