@@ -791,13 +791,13 @@ def _bullet(*parts: str) -> str:
 
 
 def _ranges_text() -> str:
-    from napari_glra.kernels import KERNEL_RANGES
+    from napari_glra.kernels import FAMILIES, KERNEL_RANGES
 
     names = {"gaussian": "Gaussian", "disk": "disk", "motion": "camera-shake motion"}
     return ", ".join(
         f"{names.get(f, f)} {p} {lo:g}–{hi:g} px"
-        for f, r in KERNEL_RANGES.items()
-        for p, (lo, hi) in r.items()
+        for f in FAMILIES  # the benchmarked (default) model's families, not the microscopy "defocus"
+        for p, (lo, hi) in KERNEL_RANGES[f].items()
     )
 
 

@@ -51,7 +51,7 @@ def bench_model(tmp_path_factory) -> Path:
         {
             "prior": "gradient",
             "version": "test",
-            "families": KERNEL_RANGES,
+            "families": {f: KERNEL_RANGES[f] for f in FAMILIES},
             "heldout_error": {f: 0.3 for f in FAMILIES},
             "kernels_per_family": 4,
         },

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -126,3 +128,32 @@ def test_sample_kernel_unknown_family():
         sample_kernel("banana", np.random.default_rng(0))
     with pytest.raises(ValueError):
         pad_to(make_kernel("gaussian", sigma=1.0), 10)
+
+
+def test_sample_defocus_kernel_microscopy_ranges():
+    from napari_glra.kernels import DEFOCUS_MAX_SIZE
+    from napari_glra.optics import nyquist_pixel_size
+
+    rng = np.random.default_rng(3)
+    r = KERNEL_RANGES["defocus"]
+    sizes = []
+    for _ in range(6):
+        k, p = sample_kernel("defocus", rng)
+        sizes.append(k.shape[0])
+        assert k.shape[0] % 2 == 1 and k.shape[0] <= DEFOCUS_MAX_SIZE
+        assert k.sum() == pytest.approx(1.0) and k.min() >= 0
+        np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-12)  # centred, symmetric
+        assert r["na"][0] <= p["na"] <= r["na"][1]
+        sampling = p["pixel_size"] / nyquist_pixel_size(p["na"], p["wavelength"])
+        assert r["sampling"][0] <= sampling <= r["sampling"][1]
+        # the parameters make the same kernel again
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sampling coarser than Nyquist warns
+            again = make_kernel("defocus", **p)
+        np.testing.assert_allclose(again, k, atol=1e-12)
+    assert len(set(sizes)) > 1
+    k1, _ = sample_kernel("defocus", np.random.default_rng(9))
+    k2, _ = sample_kernel("defocus", np.random.default_rng(9))
+    np.testing.assert_array_equal(k1, k2)
+    kp, _ = sample_kernel("defocus", np.random.default_rng(9), size=61)
+    assert kp.shape == (61, 61) and kp.sum() == pytest.approx(1.0)

@@ -50,9 +50,10 @@ def kernel():
 
 def test_uint16_with_offset_restores_on_its_own_scale(tiny_model, kernel):
     rng = np.random.default_rng(0)
-    x = synthetic_fluorescence((96, 96), seed=3).astype(np.float64)
+    x = synthetic_fluorescence((96, 96), seed=8).astype(np.float64)
     y, clean = camera_image(x, kernel, rng)
-    assert y.dtype == np.uint16 and y.min() >= 90 and y.max() > 2000
+    # thin structures: the blur lowers the peaks well below PEAK
+    assert y.dtype == np.uint16 and y.min() >= 90 and y.max() > OFFSET + 0.1 * PEAK
     out, info = deconvolve(y, kernel, model=tiny_model, return_info=True)
     assert out.dtype == np.float32 and out.shape == y.shape
     assert np.all(np.isfinite(out))

@@ -42,3 +42,124 @@ def test_validation_set_with_context_is_fixed(small_basis):
     for s, t in zip(a, b):
         assert s.y.shape == (28, 28) and s.x.shape == (16, 16)
         np.testing.assert_array_equal(s.y, t.y)
+
+
+# --------------------------------------------------------------------------- microscopy (issue 8)
+
+
+@pytest.fixture(scope="module")
+def wide_basis():
+    """A d=51 basis (random orthonormal columns): large enough for 45-px defocus kernels.
+
+    Its quality does not matter here (the tests check shapes, noise and sources).
+    """
+    from napari_glra.glra import Basis
+
+    rng = np.random.default_rng(0)
+    L = np.linalg.qr(rng.normal(size=(51, 4)))[0]
+    R = np.linalg.qr(rng.normal(size=(51, 4)))[0]
+    return Basis(L, R, {"prior": "gradient", "version": "test"})
+
+
+def test_poisson_gaussian_variance_grows_with_signal(small_basis):
+    from napari_glra.degrade import effective_noise
+
+    # left half dark, right half bright; a small Gaussian blur keeps the halves apart
+    sharp = np.full((64 + 20, 64 + 20), 0.02)
+    sharp[:, 42:] = 0.8
+    d = Degrader(small_basis, crop=64, kmax=21, families=("gaussian",), noise_model="poisson_gaussian")
+    rng = np.random.default_rng(0)
+    dark, bright, sigmas = [], [], []
+    for _ in range(20):
+        s = d.make(sharp, "gaussian", 2.0 / 100, rng, saturate=False, peak=100.0)
+        dark.append(s.y[:, :15])
+        bright.append(s.y[:, -15:])
+        sigmas.append(s.noise)
+        assert s.peak == 100.0
+    var_dark, var_bright = np.var(dark, axis=0).mean(), np.var(bright, axis=0).mean()
+    # Poisson: variance = signal / peak (+ read noise²)
+    assert var_bright == pytest.approx(0.8 / 100 + 0.02**2, rel=0.15)
+    assert var_dark == pytest.approx(0.02 / 100 + 0.02**2, rel=0.15)
+    assert var_bright > 10 * var_dark
+    # the network is conditioned on the effective std sqrt(mean variance) of the observation
+    clean = np.where(np.arange(64) < 32, 0.02, 0.8)  # about (blur is small)
+    assert np.mean(sigmas) == pytest.approx(effective_noise(clean[None, :], 0.02, 100.0), rel=0.1)
+
+
+def test_poisson_gaussian_noise_matches_the_engine_estimate(wide_basis):
+    """The std given to the network is what napari_glra.noise measures on the observation."""
+    from napari_glra.noise import estimate_noise_plane
+    from napari_glra.psf import prepare_psf
+
+    d = Degrader(
+        wide_basis,
+        crop=160,
+        kmax=31,
+        families=("gaussian",),
+        noise_model="poisson_gaussian",
+        source="fluorescence",
+        p_saturation=0.0,
+    )
+    rng = np.random.default_rng(3)
+    for peak in (100.0, 1000.0):
+        s = d.make(d.random_patch(None, rng), "gaussian", 2.0 / peak, rng, peak=peak)
+        k = prepare_psf(np.ones((3, 3)) / 9, max_size=None)  # the PCA estimate dominates
+        assert estimate_noise_plane(s.y, k) == pytest.approx(s.noise, rel=0.15)
+
+
+def test_random_noise_models(small_basis):
+    rng = np.random.default_rng(0)
+    g = Degrader(small_basis, noise_range=(0.01, 0.02))
+    for _ in range(5):
+        noise, peak = g.random_noise(rng)
+        assert 0.01 <= noise <= 0.02 and peak is None
+    pg = Degrader(small_basis, noise_model="poisson_gaussian", peak_range=(50, 500), read_range=(1, 3))
+    for _ in range(5):
+        read, peak = pg.random_noise(rng)
+        assert 50 <= peak <= 500 and 1 <= read * peak <= 3
+    with pytest.raises(ValueError, match="noise model"):
+        Degrader(small_basis, noise_model="speckle")
+    with pytest.raises(ValueError, match="image source"):
+        Degrader(small_basis, source="camera")
+
+
+def test_defocus_family_in_the_degrader(wide_basis):
+    fams = ("gaussian", "defocus")
+    d = Degrader(wide_basis, crop=24, kmax=45, families=fams, balances=(0.5, 1.0), context=4)
+    y, x, M = d.batch(None, 3, np.random.default_rng(2))
+    assert y.shape == (3, 1, 32, 32) and x.shape == (3, 1, 24, 24) and M.shape == (3, 2, 4, 4)
+    s = d.make(d.random_patch(None, np.random.default_rng(1)), "defocus", 0.01, np.random.default_rng(1))
+    assert s.family == "defocus" and np.all(np.isfinite(s.M)) and s.y.shape == (32, 32)
+    v = validation_set(d, None, 1, 0.01, 5)
+    assert [s.family for s in v] == ["gaussian", "defocus"]
+
+
+@pytest.mark.parametrize("source", ["folder", "fluorescence", "mixed"])
+def test_every_source_with_context(small_basis, source):
+    imgs = [np.full((120, 120), 0.5, np.float32)]  # a flat natural "image": easy to tell apart
+    d = Degrader(small_basis, crop=24, kmax=21, context=10, source=source, p_natural=0.5)
+    assert d.patch_size == 24 + 20 + 20
+    rng = np.random.default_rng(4)
+    patches = [d.random_patch(imgs, rng) for _ in range(12)]
+    assert all(p.shape == (64, 64) for p in patches)
+    flat = [bool(np.all(p == 0.5)) for p in patches]
+    if source == "folder":
+        assert all(flat)
+    elif source == "fluorescence":
+        assert not any(flat)
+        assert all(np.median(p) < 0.1 for p in patches)  # dark background
+    else:
+        assert any(flat) and not all(flat)
+    y, x, M = d.batch(imgs, 2, np.random.default_rng(1))
+    assert y.shape == (2, 1, 44, 44) and x.shape == (2, 1, 24, 24)
+    # validation sets stay fixed with every source
+    a, b = validation_set(d, imgs, 1, 0.01, 5), validation_set(d, imgs, 1, 0.01, 5)
+    np.testing.assert_array_equal(a[0].y, b[0].y)
+
+
+def test_fluorescence_gain(small_basis):
+    plain = Degrader(small_basis, crop=24, kmax=21, source="fluorescence")
+    gained = Degrader(small_basis, crop=24, kmax=21, source="fluorescence", gain_range=(2.0, 2.0 + 1e-9))
+    a = plain.random_patch(None, np.random.default_rng(0))
+    b = gained.random_patch(None, np.random.default_rng(0))
+    assert a.max() <= 1.0 and b.max() > 1.0

@@ -4,8 +4,9 @@ Each function returns a list of napari ``LayerData`` tuples ``(data, kwargs, "im
 
 - :func:`blurred_camera`: scikit-image's *camera* blurred by a camera-shake
   kernel with 1 % Gaussian noise, the kernel, and the sharp original;
-- :func:`blurred_fluorescence`: a synthetic fluorescence-like image (filaments
-  and blobs on a dark background, 160 nm pixels) blurred by a widefield PSF
+- :func:`blurred_fluorescence`: a synthetic fluorescence-like image (filaments,
+  membranes, blobs and puncta on a dark background, 160 nm pixels; see
+  :mod:`napari_glra.synthetic`) blurred by a widefield PSF
   1.5 µm out of focus (a Gaussian if the optics module is missing) with
   Poisson-Gaussian noise, the PSF and the ground truth.
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from .degrade import degrade
 from .kernels import make_kernel
+from .synthetic import fluorescence_image
 
 __all__ = ["blurred_camera", "blurred_fluorescence", "synthetic_fluorescence"]
 
@@ -82,7 +84,10 @@ def blurred_camera(length: float = 15.0, seed: int = 4, noise: float = 0.01) -> 
 
 
 def synthetic_fluorescence(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
-    """A sharp fluorescence-like image: thin filaments and round blobs on a dark background.
+    """A sharp fluorescence-like image: filaments, membranes, blobs and puncta on a dark background.
+
+    The image of :func:`napari_glra.synthetic.fluorescence_image` (the generator the
+    trainer uses too) for ``np.random.default_rng(seed)``.
 
     Parameters
     ----------
@@ -94,37 +99,9 @@ def synthetic_fluorescence(shape: tuple[int, int] = (256, 256), seed: int = 0) -
     Returns
     -------
     numpy.ndarray
-        float32 image with values in [0, 1] (background about 0.03).
+        float32 image with values in [0, 1] (background 0.005-0.03, brightest pixel 0.7-1).
     """
-    from scipy import ndimage
-
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    img = np.zeros(shape)
-    # Filaments: smooth random walks splatted bilinearly, then slightly widened.
-    for _ in range(max(4, (h * w) // 5000)):
-        n = int(rng.integers(300, 900))
-        theta = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(scale=0.04, size=n))
-        pos = rng.uniform([0, 0], [h, w]) + np.cumsum(np.stack([np.sin(theta), np.cos(theta)], 1) * 0.7, 0)
-        inten = rng.uniform(0.3, 1.0)
-        i0 = np.floor(pos).astype(int)
-        f = pos - i0
-        for dy in (0, 1):
-            for dx in (0, 1):
-                yy, xx = i0[:, 0] + dy, i0[:, 1] + dx
-                wgt = (f[:, 0] if dy else 1 - f[:, 0]) * (f[:, 1] if dx else 1 - f[:, 1])
-                ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-                np.add.at(img, (yy[ok], xx[ok]), inten * wgt[ok])
-    img = ndimage.gaussian_filter(img, 0.6)
-    img /= max(np.percentile(img[img > 0], 99.5), 1e-9) if np.any(img > 0) else 1.0
-    # Blobs (vesicles, nuclei-like spots) of a few pixels.
-    yy, xx = np.mgrid[:h, :w]
-    for _ in range(max(6, (h * w) // 2500)):
-        cy, cx = rng.uniform([0, 0], [h, w])
-        s = rng.uniform(1.0, 3.5)
-        img += rng.uniform(0.3, 1.0) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
-    img = 0.03 + 0.85 * np.clip(img, 0, 1.2) / 1.2
-    return img.astype(np.float32)
+    return fluorescence_image(shape, np.random.default_rng(seed))
 
 
 #: Optics of the synthetic fluorescence sample: 0.8-NA objective, GFP emission, 160 nm pixels.

@@ -4,27 +4,43 @@ Every kernel returned here is a float64 array of odd size, non-negative,
 summing to one and centred (centre of mass on the centre pixel, up to the
 sub-pixel accuracy of the family).  ``make_kernel`` is the one public entry;
 ``sample_kernel`` draws a random kernel of a family for training and
-benchmarks.
+benchmarks (also of the ``"defocus"`` family of widefield microscope PSFs,
+:func:`napari_glra.optics.defocus_psf`).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from scipy import interpolate
 
-__all__ = ["FAMILIES", "KERNEL_RANGES", "make_kernel", "sample_kernel"]
+__all__ = ["DEFOCUS_MAX_SIZE", "FAMILIES", "KERNEL_RANGES", "make_kernel", "sample_kernel"]
 
 #: Kernel families the shipped basis and models were built for.
 FAMILIES: tuple[str, ...] = ("gaussian", "disk", "motion")
 
-#: Parameter ranges sampled for training (support 9-27 px, as in the paper).
+#: Parameter ranges sampled for training (support 9-27 px, as in the paper); ``"defocus"``:
+#: widefield PSFs (:func:`napari_glra.optics.defocus_psf`, oil immersion, λ 0.52 µm) for
+#: objective NAs ``na``, pixel sizes ``sampling`` x the Nyquist limit λ / (4 NA) and defocus
+#: giving a geometric blur radius ``blur_radius`` (px), cut to the centred square holding
+#: :data:`DEFOCUS_ENERGY` of the energy within :data:`DEFOCUS_MAX_SIZE` px (support 21-35 px).
+#: Only the first three families are in :data:`FAMILIES` (those of the shipped ``default`` model).
 KERNEL_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "gaussian": {"sigma": (1.2, 4.5)},
     "disk": {"radius": (4.0, 13.0)},
     "motion": {"length": (9.0, 27.0)},
+    "defocus": {"na": (0.8, 1.4), "sampling": (0.6, 1.3), "blur_radius": (0.0, 10.0)},
 }
+
+#: Largest side of a sampled ``"defocus"`` kernel (its far Airy wings are cut there).
+DEFOCUS_MAX_SIZE = 45
+#: Fraction of the energy within :data:`DEFOCUS_MAX_SIZE` px a sampled ``"defocus"`` kernel keeps.
+DEFOCUS_ENERGY = 0.985
+#: Optics of the sampled ``"defocus"`` kernels that are not drawn (the PSF's shape in pixels
+#: depends on the wavelength only through the sampling, drawn relative to Nyquist).
+DEFOCUS_FIXED = {"wavelength": 0.52, "n_immersion": 1.518, "oversample": 2}
 
 
 def _odd(n: float) -> int:
@@ -233,7 +249,7 @@ def sample_kernel(
     Parameters
     ----------
     family : str
-        One of :data:`FAMILIES`.
+        A key of :data:`KERNEL_RANGES`: one of :data:`FAMILIES` or ``"defocus"``.
     rng : numpy.random.Generator
         Source of randomness.
     size : int, optional
@@ -245,10 +261,16 @@ def sample_kernel(
     kernel : numpy.ndarray
         The kernel.
     params : dict
-        The drawn parameters.
+        The parameters of :func:`make_kernel` that make this kernel again
+        (for ``"defocus"``: the optics, the defocus in µm and the size).
     """
     if family not in KERNEL_RANGES:
-        raise ValueError(f"unknown kernel family {family!r}; choose one of {FAMILIES}")
+        raise ValueError(f"unknown kernel family {family!r}; choose one of {sorted(KERNEL_RANGES)}")
+    if family == "defocus":
+        k, params = _sample_defocus(rng)
+        if size is not None:
+            k = pad_to(k, size)
+        return k, params
     (name, (lo, hi)), = KERNEL_RANGES[family].items()
     value = float(rng.uniform(lo, hi))
     params: dict[str, Any] = {name: value}
@@ -257,6 +279,34 @@ def sample_kernel(
     k = make_kernel(family, **params)
     if size is not None:
         k = pad_to(k, size)
+    return k, params
+
+
+def _sample_defocus(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """A random ``"defocus"`` kernel and the :func:`napari_glra.optics.defocus_psf` parameters making it."""
+    from .optics import UndersampledPSFWarning, defocus_psf, nyquist_pixel_size
+
+    r = KERNEL_RANGES["defocus"]
+    na = float(rng.uniform(*r["na"]))
+    sampling = float(rng.uniform(*r["sampling"]))
+    radius = float(rng.uniform(*r["blur_radius"]))
+    wl, n = DEFOCUS_FIXED["wavelength"], DEFOCUS_FIXED["n_immersion"]
+    px = sampling * nyquist_pixel_size(na, wl)
+    tan_theta = na / np.sqrt(n * n - na * na)  # geometric blur radius = |z| tan(theta)
+    params: dict[str, Any] = {"na": na, "pixel_size": px, "defocus": float(radius * px / tan_theta)}
+    params.update(DEFOCUS_FIXED)
+    with warnings.catch_warnings():  # sampling > 1 is coarser than Nyquist on purpose
+        warnings.simplefilter("ignore", UndersampledPSFWarning)
+        full = defocus_psf(**params, size=DEFOCUS_MAX_SIZE)
+    # Smallest centred square holding DEFOCUS_ENERGY of the energy within DEFOCUS_MAX_SIZE px (a
+    # direct cut: defocus_psf's own search for its total energy costs ten times the PSF).
+    c = DEFOCUS_MAX_SIZE // 2
+    cum = np.array([full[c - h : c + h + 1, c - h : c + h + 1].sum() for h in range(c + 1)])
+    h = int(np.argmax(cum >= DEFOCUS_ENERGY * cum[-1]))
+    k = full[c - h : c + h + 1, c - h : c + h + 1]
+    k = k / k.sum()
+    params["size"] = int(k.shape[0])
+    params["allow_undersampled"] = True
     return k, params
 
 

@@ -34,7 +34,7 @@ from napari_glra.classical import (
     wiener_sweep,
 )
 from napari_glra.degrade import degrade
-from napari_glra.kernels import FAMILIES, sample_kernel
+from napari_glra.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
 
 __all__ = [
     "METHODS",
@@ -45,6 +45,9 @@ __all__ = [
     "tune_baselines",
     "params_for",
     "load_crops",
+    "degrade_level",
+    "noise_key",
+    "NOISE_MODELS",
 ]
 
 #: Baseline methods and the name of the parameter tuned for each.  The
@@ -74,6 +77,14 @@ DEFAULT_GRID: dict[str, list[float]] = {
 
 #: Saturation factor of the paper's protocol.
 SATURATION = 1.2
+
+#: Noise models of the protocols: a noise level is a Gaussian standard deviation on the
+#: [0, 1] scale (``"gaussian"``), or a peak photon count, photons at intensity 1, with
+#: Gaussian read noise of ``read_noise`` photons on top (``"poisson_gaussian"``).
+NOISE_MODELS = ("gaussian", "poisson_gaussian")
+
+#: Every family a kernel can be sampled from, in a fixed order (seeds use the index).
+_ALL_FAMILIES = list(KERNEL_RANGES)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -203,6 +214,47 @@ def _sweep(method: str, y: np.ndarray, k: np.ndarray, values: Sequence[float]) -
 # --------------------------------------------------------------------------- data
 
 
+def degrade_level(
+    x: np.ndarray,
+    k: np.ndarray,
+    level: float,
+    rng: np.random.Generator,
+    noise_model: str = "gaussian",
+    read_noise: float = 2.0,
+    saturation: float | None = SATURATION,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Valid blur, saturation and the noise of one protocol level (see :data:`NOISE_MODELS`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Sharp image on the [0, 1] scale.
+    k : numpy.ndarray
+        Blur kernel.
+    level : float
+        Gaussian standard deviation, or peak photon count (``"poisson_gaussian"``).
+    rng : numpy.random.Generator
+        Source of the noise.
+    noise_model : {"gaussian", "poisson_gaussian"}
+        How ``level`` is read.
+    read_noise : float
+        Read noise in photons (``"poisson_gaussian"`` only).
+    saturation : float or None
+        Saturation factor (``None`` or 1: none).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The observation and the matching (valid, saturated) sharp image.
+    """
+    if noise_model == "gaussian":
+        return degrade(x, k, level, saturation=saturation, mode="valid", seed=rng)
+    if noise_model != "poisson_gaussian":
+        raise ValueError(f"unknown noise model {noise_model!r}; choose one of {NOISE_MODELS}")
+    return degrade(x, k, read_noise / level, saturation=saturation, mode="valid", poisson=level, seed=rng)
+
+
+
 def load_crops(
     folder: str | Path,
     n_images: int,
@@ -252,15 +304,22 @@ def load_crops(
 
 
 def _examples(
-    images: Sequence[np.ndarray], family: str, fam_index: int, noise: float, seed: int
+    images: Sequence[np.ndarray],
+    family: str,
+    fam_index: int,
+    noise: float,
+    seed: int,
+    noise_model: str = "gaussian",
+    read_noise: float = 2.0,
+    saturation: float | None = SATURATION,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Degraded (y, sharp, kernel) triples; kernels do not depend on the noise."""
     out = []
     for i, x in enumerate(images):
         k, _ = sample_kernel(family, np.random.default_rng([seed, fam_index, i]))
         noise_seed = [seed, fam_index, i, int(round(noise * 1e6))]
-        y, sharp = degrade(
-            x, k, noise, saturation=SATURATION, mode="valid", seed=np.random.default_rng(noise_seed)
+        y, sharp = degrade_level(
+            x, k, noise, np.random.default_rng(noise_seed), noise_model, read_noise, saturation
         )
         out.append((y, sharp, k))
     return out
@@ -269,8 +328,8 @@ def _examples(
 # --------------------------------------------------------------------------- tuning
 
 
-def _noise_key(noise: float) -> str:
-    """``str(float(noise))``, e.g. ``"0.01"`` (what ``str(noise)`` gives for a float)."""
+def noise_key(noise: float) -> str:
+    """``str(float(noise))``, e.g. ``"0.01"`` or ``"1000.0"``: the key of a noise level in results."""
     return str(float(noise))
 
 
@@ -282,15 +341,19 @@ def tune_baselines(
     grid: Mapping[str, Sequence[float]] | None = None,
     log: Callable[[str], Any] | None = print,
     methods: Sequence[str] | None = None,
+    noise_model: str = "gaussian",
+    read_noise: float = 2.0,
+    saturation: float | None = SATURATION,
 ) -> dict[str, Any]:
     """Grid-search each baseline's parameter per kernel family and noise level.
 
     For each family and noise level every image gets one random kernel of
     that family (the same kernel at every noise level) and is degraded with
-    :func:`napari_glra.degrade.degrade` (valid blur, ×1.2 saturation,
-    Gaussian noise).  Each method restores every example for every grid
-    value (vectorised: one Wiener FFT pass, one RL run read at each
-    iteration count, one batched TV solve); the value with the best mean
+    :func:`degrade_level` (valid blur, ×1.2 saturation, Gaussian noise by
+    default; Poisson-Gaussian noise with ``noise_model="poisson_gaussian"``).
+    Each method restores every example for every grid value (vectorised:
+    one Wiener FFT pass, one RL run read at each iteration count, one
+    batched TV solve); the value with the best mean
     PSNR (on the whole valid-sized output, clipped to [0, 1], against the
     sharp crop returned by ``degrade``) wins, and its mean SSIM is reported.
 
@@ -301,7 +364,8 @@ def tune_baselines(
     families : sequence of str
         Kernel families (see :data:`napari_glra.kernels.FAMILIES`).
     noise_levels : sequence of float
-        Noise standard deviations (0.01 = 1 %).
+        Noise standard deviations (0.01 = 1 %), or peak photon counts
+        (``noise_model="poisson_gaussian"``).
     seed : int
         Seed of kernels and noise.
     grid : mapping, optional
@@ -312,6 +376,12 @@ def tune_baselines(
     methods : sequence of str, optional
         Tune only these methods (keys of :data:`METHODS`; grids from
         ``grid`` or :data:`DEFAULT_GRID`).
+    noise_model : {"gaussian", "poisson_gaussian"}
+        How the noise levels are read (see :data:`NOISE_MODELS`).
+    read_noise : float
+        Read noise in photons for ``"poisson_gaussian"``.
+    saturation : float or None
+        Saturation factor of the degradation (``None`` or 1: none).
 
     Returns
     -------
@@ -338,11 +408,15 @@ def tune_baselines(
         if x.ndim != 2:
             raise ValueError(f"images must be 2D, got shape {x.shape}")
     for fam in families:
-        if fam not in FAMILIES:
-            raise ValueError(f"unknown kernel family {fam!r}; choose one of {FAMILIES}")
+        if fam not in _ALL_FAMILIES:
+            raise ValueError(f"unknown kernel family {fam!r}; choose one of {_ALL_FAMILIES}")
+    if noise_model not in NOISE_MODELS:
+        raise ValueError(f"unknown noise model {noise_model!r}; choose one of {NOISE_MODELS}")
     noise_levels = [float(s) for s in noise_levels]
     if not noise_levels or any(not np.isfinite(s) or s < 0 for s in noise_levels):
         raise ValueError(f"noise levels must be finite and >= 0, got {noise_levels}")
+    if noise_model == "poisson_gaussian" and min(noise_levels) <= 0:
+        raise ValueError(f"peak photon counts must be > 0, got {noise_levels}")
     grid = {m: list(v) for m, v in (DEFAULT_GRID if grid is None else grid).items()}
     if methods is not None:
         methods = list(methods)
@@ -364,10 +438,10 @@ def tune_baselines(
 
     results: dict[str, Any] = {}
     for fam in families:
-        fam_index = FAMILIES.index(fam)
+        fam_index = _ALL_FAMILIES.index(fam)
         results[fam] = {}
         for noise in noise_levels:
-            ex = _examples(images, fam, fam_index, noise, seed)
+            ex = _examples(images, fam, fam_index, noise, seed, noise_model, read_noise, saturation)
             entry: dict[str, Any] = {
                 "blurred": {
                     "psnr": float(np.mean([psnr(np.clip(y, 0, 1), s) for y, s, _ in ex])),
@@ -394,17 +468,20 @@ def tune_baselines(
                     "seconds": round(dt, 3),
                 }
                 edge = " (grid edge!)" if b in (0, len(values) - 1) and len(values) > 1 else ""
+                level = f"{noise:.3f}" if noise_model == "gaussian" else f"{noise:g} photons"
                 say(
-                    f"{fam:9s} noise={noise:.3f} {method:12s} "
+                    f"{fam:9s} noise={level} {method:12s} "
                     f"{METHODS[method]}={values[b]:.4g}{edge} "
                     f"PSNR={curve[b]:.2f} SSIM={ssim_best:.4f} ({dt:.1f} s)"
                 )
             entry["best_method"] = max(grid, key=lambda m: entry[m]["psnr"])
-            results[fam][_noise_key(noise)] = entry
+            results[fam][noise_key(noise)] = entry
     out: dict[str, Any] = {
         "protocol": {
             "mode": "valid",
-            "saturation": SATURATION,
+            "saturation": saturation,
+            "noise_model": noise_model,
+            **({"read_noise": read_noise} if noise_model == "poisson_gaussian" else {}),
             "n_images": len(images),
             "image_shapes": sorted({f"{x.shape[0]}x{x.shape[1]}" for x in images}),
             "seed": int(seed),

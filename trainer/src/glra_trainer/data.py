@@ -1,4 +1,25 @@
-"""Training data: image sources and on-the-fly degradation into (y, x, M) batches."""
+"""Training data: image sources and on-the-fly degradation into (y, x, M) batches.
+
+Image sources (``Degrader(source=...)``):
+
+- ``"folder"`` (default): random crops of the given images (a folder of natural
+  images such as BSDS500), or procedural dead leaves when there are none;
+- ``"fluorescence"``: procedural fluorescence-like images
+  (:func:`napari_glra.synthetic.fluorescence_image`), one per patch;
+- ``"mixed"``: a folder crop (or dead leaves) with probability ``p_natural``,
+  else a fluorescence image.
+
+Noise models (``Degrader(noise_model=...)``):
+
+- ``"gaussian"``: standard deviation log-uniform in ``noise_range``;
+- ``"poisson_gaussian"``: ``Poisson(clean · peak) / peak`` plus Gaussian read
+  noise, the peak photon count (photons at intensity 1) log-uniform in
+  ``peak_range`` and the read noise (photons) log-uniform in ``read_range``.
+  The network is conditioned on one standard deviation: the effective
+  ``sqrt(mean variance)`` of the observed patch
+  (:func:`napari_glra.degrade.effective_noise`), which is what the engine's
+  noise estimator returns on such images at inference.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_glra.degrade import degrade
+from napari_glra.degrade import add_noise, degrade, effective_noise
 from napari_glra.glra import Basis
 from napari_glra.kernels import FAMILIES, pad_to, sample_kernel
+from napari_glra.synthetic import fluorescence_image
+
+#: Image sources of :class:`Degrader`.
+SOURCES = ("folder", "fluorescence", "mixed")
+#: Noise models of :class:`Degrader`.
+NOISE_MODELS = ("gaussian", "poisson_gaussian")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
@@ -70,7 +97,8 @@ class Sample:
     x: np.ndarray
     M: np.ndarray
     family: str
-    noise: float
+    noise: float  # the standard deviation M was computed with (effective one for Poisson-Gaussian)
+    peak: float | None = None  # photons at intensity 1 (Poisson-Gaussian), None for Gaussian noise
 
 
 class Degrader:
@@ -92,6 +120,25 @@ class Degrader:
         Regularisation multipliers: one ``M`` per balance (``config.balances``).
     kmax : int
         Odd size every kernel is zero-padded to, so all crops align (larger draws are redrawn).
+    context : int
+        Observed pixels around the crop on each side (the blurred patch is larger by ``2 context``).
+    source : {"folder", "fluorescence", "mixed"}
+        Where sharp patches come from (see the module notes).
+    p_natural : float
+        Probability of a folder (natural) patch with ``source="mixed"``.
+    noise_model : {"gaussian", "poisson_gaussian"}
+        Noise of the observations (see the module notes).
+    peak_range : tuple of float
+        Peak photon counts (photons at intensity 1), log-uniform (Poisson-Gaussian).
+    read_range : tuple of float
+        Read noise standard deviations in photons, log-uniform (Poisson-Gaussian).
+    fluorescence : dict, optional
+        Keyword arguments of :func:`napari_glra.synthetic.fluorescence_image`.
+    gain_range : tuple of float
+        Fluorescence patches are multiplied by a gain log-uniform in this range
+        before the blur (1-1: none).  Gains above 1 give observations whose bright
+        end reaches ~1, as the engine's percentile map makes of camera frames (the
+        sharp targets then exceed 1).
     """
 
     def __init__(
@@ -105,7 +152,22 @@ class Degrader:
         kmax: int = 45,
         balances: tuple[float, ...] = (1.0,),
         context: int = 0,
+        source: str = "folder",
+        p_natural: float = 0.5,
+        noise_model: str = "gaussian",
+        peak_range: tuple[float, float] = (100.0, 3000.0),
+        read_range: tuple[float, float] = (0.5, 5.0),
+        fluorescence: dict | None = None,
+        gain_range: tuple[float, float] = (1.0, 1.0),
     ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown image source {source!r}; choose one of {SOURCES}")
+        if noise_model not in NOISE_MODELS:
+            raise ValueError(f"unknown noise model {noise_model!r}; choose one of {NOISE_MODELS}")
+        ranges = {"peak_range": peak_range, "read_range": read_range, "gain_range": gain_range}
+        for name, (lo, hi) in ranges.items():
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be a range of positive numbers, got {(lo, hi)!r}")
         self.basis = basis
         self.crop = int(crop)
         self.noise_range = noise_range
@@ -115,10 +177,30 @@ class Degrader:
         self.kmax = int(kmax)
         self.balances = tuple(balances)
         self.context = int(context)
+        self.source = source
+        self.p_natural = float(p_natural)
+        self.noise_model = noise_model
+        self.peak_range = (float(peak_range[0]), float(peak_range[1]))
+        self.read_range = (float(read_range[0]), float(read_range[1]))
+        self.fluorescence = dict(fluorescence or {})
+        self.gain_range = (float(gain_range[0]), float(gain_range[1]))
+
+    @property
+    def patch_size(self) -> int:
+        """Side of the sharp patches: crop + 2 context + kmax - 1."""
+        return self.crop + 2 * self.context + self.kmax - 1
 
     def random_patch(self, images: list[np.ndarray] | None, rng: np.random.Generator) -> np.ndarray:
-        """A random sharp patch (crop + 2 context + kmax - 1), flipped/rotated, from images or dead leaves."""
-        n = self.crop + 2 * self.context + self.kmax - 1
+        """A random sharp patch (:attr:`patch_size`) from the configured source.
+
+        Folder patches are flipped/rotated crops of ``images`` (dead leaves when
+        there are none); fluorescence patches are drawn whole, times a random gain.
+        """
+        n = self.patch_size
+        if self.source == "fluorescence" or (self.source == "mixed" and rng.random() >= self.p_natural):
+            x = fluorescence_image((n, n), rng, **self.fluorescence)
+            lo, hi = self.gain_range
+            return x * np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if hi > lo else x
         if not images:
             return dead_leaves(n, rng)
         img = images[int(rng.integers(len(images)))]
@@ -138,41 +220,55 @@ class Degrader:
         noise: float,
         rng: np.random.Generator,
         saturate: bool | None = None,
+        peak: float | None = None,
     ) -> Sample:
-        """Degrade one sharp patch with a random kernel of ``family``."""
+        """Degrade one sharp patch with a random kernel of ``family``.
+
+        ``noise`` is the Gaussian standard deviation on the [0, 1] scale; with
+        ``peak`` (photons at intensity 1) Poisson noise comes first and ``noise``
+        is the read noise, and ``M`` uses the effective standard deviation.
+        """
         k, _ = sample_kernel(family, rng)
         while k.shape[0] > self.kmax:  # rare, very curled motion paths
             k, _ = sample_kernel(family, rng)
         if saturate is None:
             saturate = rng.random() < self.p_saturation
-        y, x = degrade(
-            sharp,
-            pad_to(k, self.kmax),
-            noise=noise,
-            saturation=self.saturation if saturate else None,
-            mode="valid",
-            seed=rng,
-        )
-        M, _ = self.basis.balanced_coefficients(k, noise, self.balances)
+        sat = self.saturation if saturate else None
+        if peak is None:
+            y, x = degrade(sharp, pad_to(k, self.kmax), noise=noise, saturation=sat, mode="valid", seed=rng)
+            sigma = noise
+        else:
+            clean, x = degrade(sharp, pad_to(k, self.kmax), noise=0.0, saturation=sat, mode="valid")
+            y = add_noise(clean, noise, peak, rng)
+            # The sigma the engine would estimate on this observation (see effective_noise).
+            sigma = effective_noise(clean, noise, peak)
+        M, _ = self.basis.balanced_coefficients(k, sigma, self.balances)
         c = self.context
         if c:
             x = x[c:-c, c:-c]
-        return Sample(y.astype(np.float32), x.astype(np.float32), M.astype(np.float32), family, noise)
+        return Sample(
+            y.astype(np.float32), x.astype(np.float32), M.astype(np.float32), family, float(sigma), peak
+        )
+
+    def random_noise(self, rng: np.random.Generator) -> tuple[float, float | None]:
+        """``(noise, peak)`` for :meth:`make`: a Gaussian std, or a read-noise std and a peak photon count."""
+        if self.noise_model == "gaussian":
+            lo, hi = np.log(self.noise_range[0]), np.log(self.noise_range[1])
+            return float(np.exp(rng.uniform(lo, hi))), None
+        peak = float(np.exp(rng.uniform(*np.log(self.peak_range))))
+        read = float(np.exp(rng.uniform(*np.log(self.read_range))))
+        return read / peak, peak
 
     def batch(
         self, images: list[np.ndarray] | None, size: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A training batch ``(y, x, M)``: (B,1,N+2c,N+2c), (B,1,N,N), (B,S,m,m) (``c`` = context)."""
-        lo, hi = np.log(self.noise_range[0]), np.log(self.noise_range[1])
-        samples = [
-            self.make(
-                self.random_patch(images, rng),
-                self.families[int(rng.integers(len(self.families)))],
-                float(np.exp(rng.uniform(lo, hi))),
-                rng,
-            )
-            for _ in range(size)
-        ]
+        samples = []
+        for _ in range(size):
+            sharp = self.random_patch(images, rng)
+            family = self.families[int(rng.integers(len(self.families)))]
+            noise, peak = self.random_noise(rng)
+            samples.append(self.make(sharp, family, noise, rng, peak=peak))
         y = np.stack([s.y for s in samples])[:, None]
         x = np.stack([s.x for s in samples])[:, None]
         M = np.stack([s.M for s in samples])
@@ -185,11 +281,19 @@ def validation_set(
     per_family: int,
     noise: float,
     seed: int,
+    peak: float | None = None,
 ) -> list[Sample]:
-    """A fixed, seeded validation set: ``per_family`` examples of each family at one noise level."""
+    """A fixed, seeded validation set: ``per_family`` examples of each family at one noise level.
+
+    ``noise`` is the Gaussian standard deviation, or with ``peak`` the read noise
+    of Poisson-Gaussian noise (see :meth:`Degrader.make`).  Saturation as the
+    degrader's ``p_saturation`` says: always if it is positive, never if it is 0.
+    """
     rng = np.random.default_rng(seed)
     out = []
+    saturate = degrader.p_saturation > 0
     for fam in degrader.families:
         for _ in range(per_family):
-            out.append(degrader.make(degrader.random_patch(images, rng), fam, noise, rng, saturate=True))
+            patch = degrader.random_patch(images, rng)
+            out.append(degrader.make(patch, fam, noise, rng, saturate=saturate, peak=peak))
     return out

@@ -8,6 +8,18 @@ mirror boundary, and RL / TV with a "valid" data term on the observed pixels
 only (stronger near the border), have their parameter tuned per family and
 noise level on a separate folder (BSDS500 train images by default), never on
 the evaluation images.
+
+Synthetic fluorescence protocol (``eval_source = "fluorescence"``): the test
+images are seeded procedural fluorescence images
+(:func:`napari_glra.synthetic.fluorescence_image`, seed ``seed``) and the
+tuning images a separate seeded set (seed ``seed + 1``), both ``crop`` pixels
+square.  With ``noise_model = "poisson_gaussian"`` each noise level is a peak
+photon count (photons at intensity 1 of the sharp image) and ``read_noise``
+photons of Gaussian read noise are added; saturation is off by default for
+this source.  ``model_noise = "estimated"`` gives the model the noise level the
+engine estimates from the observation (as users run it, ``noise_level=None``);
+``"known"`` gives it the true standard deviation (for Poisson-Gaussian noise
+the effective ``sqrt(mean variance)``, :func:`napari_glra.degrade.effective_noise`).
 """
 
 from __future__ import annotations
@@ -21,13 +33,24 @@ from typing import Any
 import numpy as np
 
 from napari_glra.api import deconvolve
-from napari_glra.degrade import degrade
+from napari_glra.degrade import blur, effective_noise
 from napari_glra.inference import restore_plane
 from napari_glra.kernels import FAMILIES, sample_kernel
 from napari_glra.model_io import load_model_dir
+from napari_glra.noise import estimate_noise
+from napari_glra.synthetic import fluorescence_image
 
 from .baselines import METHODS as CLASSICAL
-from .baselines import psnr, run_baseline, ssim, tune_baselines
+from .baselines import (
+    NOISE_MODELS,
+    SATURATION,
+    degrade_level,
+    noise_key,
+    psnr,
+    run_baseline,
+    ssim,
+    tune_baselines,
+)
 from .data import list_images, load_grey
 from .device import pick_device
 
@@ -47,6 +70,27 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "smoke": False,
     "tuned": None,  # summary.json of an earlier run: reuse its tuned parameters instead of tuning
+    "eval_source": "folder",  # "folder" (eval_dir / tune_dir crops) or "fluorescence" (synthetic, seeded)
+    "noise_model": "gaussian",  # or "poisson_gaussian": noise_levels are then peak photon counts
+    "read_noise": 2.0,  # photons of Gaussian read noise ("poisson_gaussian")
+    "saturation": None,  # None: 1.2 for "folder" (the paper's), none for "fluorescence"
+    "model_noise": "known",  # noise level given to the model: "known" or "estimated" (the engine's)
+    "fluorescence": {},  # keyword arguments of napari_glra.synthetic.fluorescence_image
+}
+
+#: Protocol settings a ``tuned`` summary must share, with the value older summaries imply.
+TUNING_KEYS: dict[str, Any] = {
+    "tune_dir": None,
+    "tune_images": None,
+    "crop": None,
+    "families": None,
+    "noise_levels": None,
+    "seed": None,
+    "eval_source": "folder",
+    "noise_model": "gaussian",
+    "read_noise": 2.0,
+    "saturation": SATURATION,
+    "fluorescence": {},
 }
 
 LABELS = {
@@ -77,25 +121,75 @@ def _crops(folder: str, n: int, skip: int, crop: int, seed: int) -> list[np.ndar
     return out
 
 
+def _blurred(x: np.ndarray, k: np.ndarray, saturation: float | None) -> np.ndarray:
+    """The noise-free observation of :func:`degrade_level` (valid blur, then saturation)."""
+    y = blur(x, k, "valid")
+    return np.clip(y * saturation, 0.0, 1.0) if saturation else y
+
+
+def fluorescence_set(n: int, crop: int, seed: int, **kwargs: Any) -> list[np.ndarray]:
+    """``n`` seeded synthetic fluorescence images of ``crop`` x ``crop`` pixels (float64, [0, 1])."""
+    rng = np.random.default_rng(seed)
+    return [fluorescence_image((crop, crop), rng, **kwargs).astype(np.float64) for _ in range(n)]
+
+
+def resolve_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` with the protocol's derived settings filled in (saturation) and checked."""
+    cfg = dict(cfg)
+    if cfg.get("eval_source", "folder") not in ("folder", "fluorescence"):
+        raise SystemExit(f"eval_source must be 'folder' or 'fluorescence', got {cfg['eval_source']!r}")
+    if cfg.get("noise_model", "gaussian") not in NOISE_MODELS:
+        raise SystemExit(f"noise_model must be one of {NOISE_MODELS}, got {cfg['noise_model']!r}")
+    if cfg.get("model_noise", "known") not in ("known", "estimated"):
+        raise SystemExit(f"model_noise must be 'known' or 'estimated', got {cfg['model_noise']!r}")
+    for k, v in DEFAULTS.items():
+        cfg.setdefault(k, v)
+    if cfg["saturation"] is None:
+        cfg["saturation"] = SATURATION if cfg["eval_source"] == "folder" else 1.0
+    cfg["saturation"] = float(cfg["saturation"])
+    return cfg
+
+
+def level_label(noise: float | str, protocol: dict[str, Any]) -> str:
+    """Human-readable noise level: ``"Noise 1 %"`` or ``"Peak 1000 photons, read noise 2 photons"``."""
+    if protocol.get("noise_model", "gaussian") == "poisson_gaussian":
+        return f"Peak {float(noise):g} photons, read noise {protocol.get('read_noise', 2.0):g} photons"
+    return f"Noise {100 * float(noise):g} %"
+
+
 def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
     """Evaluate; writes ``results.csv``, ``summary.json`` and ``table.md`` into ``cfg['out']``."""
     t0 = time.time()
+    cfg = resolve_protocol(cfg)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.get("device", "auto"))
     methods = list(cfg["methods"])
+    pg = cfg["noise_model"] == "poisson_gaussian"
+    sat = cfg["saturation"] if cfg["saturation"] != 1 else None
     model = None
     if {"model", "linear"} & set(methods):
         model = load_model_dir(cfg["model"])
         model.net.to(device)
-    images = _crops(cfg["eval_dir"], cfg["images"], cfg["skip_images"], cfg["crop"], cfg["seed"])
-    tune_imgs = _crops(cfg["tune_dir"], cfg["tune_images"], 0, cfg["crop"], cfg["seed"] + 1)
+    if cfg["eval_source"] == "fluorescence":
+        fl = cfg.get("fluorescence") or {}
+        images = fluorescence_set(cfg["images"], cfg["crop"], cfg["seed"], **fl)
+        tune_imgs = fluorescence_set(cfg["tune_images"], cfg["crop"], cfg["seed"] + 1, **fl)
+        tune_from = "synthetic fluorescence images"
+    else:
+        images = _crops(cfg["eval_dir"], cfg["images"], cfg["skip_images"], cfg["crop"], cfg["seed"])
+        tune_imgs = _crops(cfg["tune_dir"], cfg["tune_images"], 0, cfg["crop"], cfg["seed"] + 1)
+        tune_from = f"images from {cfg['tune_dir']}"
     classical = [m for m in methods if m in CLASSICAL]
     tuned: dict = {}
     if classical and cfg.get("tuned"):
         earlier = json.loads(Path(cfg["tuned"]).read_text())
-        keys = ("tune_dir", "tune_images", "crop", "families", "noise_levels", "seed")
-        differ = [k for k in keys if earlier["protocol"].get(k) != cfg[k]]
+        differ = [
+            k
+            for k, legacy in TUNING_KEYS.items()
+            if earlier["protocol"].get(k, legacy) != cfg[k]
+            and not (k == "read_noise" and not pg)  # the read noise only matters for Poisson-Gaussian
+        ]
         if differ:
             raise SystemExit(
                 f"{cfg['tuned']} was tuned with other settings ({', '.join(differ)}); tune again"
@@ -108,9 +202,17 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
             )
         log(f"tuned parameters of {classical} from {cfg['tuned']}")
     elif classical:
-        log(f"tuning {classical} on {len(tune_imgs)} images from {cfg['tune_dir']}")
+        log(f"tuning {classical} on {len(tune_imgs)} {tune_from}")
         tuned = tune_baselines(
-            tune_imgs, cfg["families"], cfg["noise_levels"], seed=cfg["seed"] + 2, methods=classical, log=log
+            tune_imgs,
+            cfg["families"],
+            cfg["noise_levels"],
+            seed=cfg["seed"] + 2,
+            methods=classical,
+            log=log,
+            noise_model=cfg["noise_model"],
+            read_noise=cfg["read_noise"],
+            saturation=sat,
         )
     rows = []
     for noise in cfg["noise_levels"]:
@@ -118,16 +220,23 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
             rng = np.random.default_rng([cfg["seed"], int(noise * 1e4), cfg["families"].index(fam)])
             for i, x in enumerate(images):
                 k, params = sample_kernel(fam, rng)
-                y, xs = degrade(x, k, noise=noise, saturation=1.2, mode="valid", seed=rng)
+                y, xs = degrade_level(x, k, noise, rng, cfg["noise_model"], cfg["read_noise"], sat)
+                if cfg["model_noise"] == "estimated":
+                    sigma = None  # the engine estimates it (as with noise_level=None)
+                elif pg:  # the single std the model is trained with (and the estimator measures)
+                    sigma = effective_noise(_blurred(x, k, sat), cfg["read_noise"] / noise, noise)
+                else:
+                    sigma = noise
                 results = {"blurred": (y, 0.0)}
                 for m in methods:
                     t = time.time()
-                    if m == "model":  # the engine users run (border extension, known noise level)
-                        est = deconvolve(y, k, noise_level=noise, model=model, device=str(device))
+                    if m == "model":  # the engine users run (border extension, noise level as configured)
+                        est = deconvolve(y, k, noise_level=sigma, model=model, device=str(device))
                     elif m == "linear":
-                        est = restore_plane(model, y, k, noise, device=device, linear_only=True)
+                        s_lin = estimate_noise(y, kernel=k) if sigma is None else sigma
+                        est = restore_plane(model, y, k, s_lin, device=device, linear_only=True)
                     else:
-                        est = run_baseline(m, y, k, tuned[m][fam][str(noise)]["params"])
+                        est = run_baseline(m, y, k, tuned[m][fam][noise_key(noise)]["params"])
                     results[m] = (est, time.time() - t)
                 for m, (est, dt) in results.items():
                     est = np.clip(est, 0, 1)
@@ -144,7 +253,8 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
                     )
             cell = [r for r in rows if r["family"] == fam and r["noise"] == noise]
             means = {m: np.mean([r["psnr"] for r in cell if r["method"] == m]) for m in ["blurred", *methods]}
-            log(f"noise {noise:.3f} {fam}: " + ", ".join(f"{m} {v:.2f}" for m, v in means.items()))
+            level = f"peak {noise:g}" if pg else f"noise {noise:.3f}"
+            log(f"{level} {fam}: " + ", ".join(f"{m} {v:.2f}" for m, v in means.items()))
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -178,7 +288,7 @@ def summarise(rows: list[dict], methods: list[str], cfg: dict[str, Any]) -> dict
                     "best": best,
                     "db": cell["model"]["psnr"] - cell[best]["psnr"],
                 }
-            table.setdefault(str(noise), {})[fam] = cell
+            table.setdefault(noise_key(noise), {})[fam] = cell
     return {
         "protocol": {
             k: cfg[k]
@@ -192,7 +302,14 @@ def summarise(rows: list[dict], methods: list[str], cfg: dict[str, Any]) -> dict
                 "families",
                 "noise_levels",
                 "seed",
+                "eval_source",
+                "noise_model",
+                "read_noise",
+                "saturation",
+                "model_noise",
+                "fluorescence",
             )
+            if k in cfg
         },
         "methods": methods,
         "table": table,
@@ -205,7 +322,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     lines = []
     for noise, fams in summary["table"].items():
         names = list(fams)
-        lines.append(f"\n**Noise {100 * float(noise):g} %** — PSNR (dB) / SSIM\n")
+        lines.append(f"\n**{level_label(noise, summary.get('protocol', {}))}** — PSNR (dB) / SSIM\n")
         lines.append("| method | " + " | ".join(names) + " |")
         lines.append("|---" * (len(names) + 1) + "|")
         best = {

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from napari_glra.glra import load_basis
+from napari_glra.kernels import FAMILIES
 from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
 from .data import Degrader, load_images, validation_set
@@ -37,6 +38,22 @@ DEFAULTS: dict[str, Any] = {
     "noise_max": 0.03,
     "p_saturation": 0.7,
     "context": 0,
+    "kmax": 45,  # every kernel is zero-padded to this odd size (larger draws are redrawn)
+    "families": None,  # kernel families; None: those of the basis (its metadata), else FAMILIES
+    # Image source: "folder" (train_dir images, dead leaves without), "fluorescence"
+    # (napari_glra.synthetic), "mixed" (folder with probability p_natural, else fluorescence).
+    "source": "folder",
+    "p_natural": 0.5,
+    "fluorescence": {},  # keyword arguments of napari_glra.synthetic.fluorescence_image
+    "gain_range": [1.0, 1.0],  # log-uniform gain of fluorescence patches (see data.Degrader)
+    # Noise: "gaussian" (noise_min-noise_max) or "poisson_gaussian" (peak photons at intensity 1
+    # and read noise in photons, both log-uniform); the network gets the effective std.
+    "noise_model": "gaussian",
+    "peak_range": [100.0, 3000.0],
+    "read_range": [0.5, 5.0],
+    "val_source": None,  # None: the training source ("fluorescence" for "mixed")
+    "val_peak": 300.0,  # validation noise for "poisson_gaussian" (read noise val_read photons)
+    "val_read": 2.0,
     "checkpoint_every": 250,
     "val_every": 500,
     "max_minutes": None,
@@ -139,32 +156,61 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     elif resume:
         log(f"no checkpoint at {ckpt}; starting from scratch")
 
+    source = cfg.get("source", "folder")
+    val_source = cfg.get("val_source") or ("fluorescence" if source == "mixed" else source)
     train_dir, val_dir = cfg.get("train_dir"), cfg.get("val_dir")
     images = (
         load_images(train_dir, cfg.get("max_train_images"))
-        if train_dir and Path(train_dir).is_dir()
+        if source != "fluorescence" and train_dir and Path(train_dir).is_dir()
         else None
     )
-    val_imgs = load_images(val_dir, cfg["val_images"]) if val_dir and Path(val_dir).is_dir() else None
-    log(
-        f"training images: {len(images) if images else 'dead leaves'}; validation: "
-        f"{len(val_imgs) if val_imgs else 'dead leaves'}; device {device}"
+    val_imgs = (
+        load_images(val_dir, cfg["val_images"])
+        if val_source != "fluorescence" and val_dir and Path(val_dir).is_dir()
+        else None
     )
+    natural = f"{len(images)} images" if images else "dead leaves"
+    train_text = {
+        "folder": natural,
+        "fluorescence": "synthetic fluorescence",
+        "mixed": f"{natural} (p={cfg['p_natural']:g}) + synthetic fluorescence",
+    }[source]
+    val_text = (
+        "synthetic fluorescence"
+        if val_source == "fluorescence"
+        else (f"{len(val_imgs)} images" if val_imgs else "dead leaves")
+    )
+    families = list(cfg.get("families") or basis.metadata.get("families") or FAMILIES)
+    log(f"training images: {train_text}; validation: {val_text}; families {families}; device {device}")
+    common = {
+        "crop": cfg["crop"],
+        "families": families,
+        "kmax": cfg["kmax"],
+        "balances": net_cfg.balances,
+        "context": cfg["context"],
+        "p_saturation": cfg["p_saturation"],
+        "noise_model": cfg["noise_model"],
+        "fluorescence": cfg.get("fluorescence") or {},
+    }
     degr = Degrader(
         basis,
-        crop=cfg["crop"],
         noise_range=(cfg["noise_min"], cfg["noise_max"]),
-        p_saturation=cfg["p_saturation"],
-        balances=net_cfg.balances,
-        context=cfg["context"],
+        source=source,
+        p_natural=cfg["p_natural"],
+        peak_range=tuple(cfg["peak_range"]),
+        read_range=tuple(cfg["read_range"]),
+        gain_range=tuple(cfg["gain_range"]),
+        **common,
     )
     ctx = int(cfg["context"])
+    pg = cfg["noise_model"] == "poisson_gaussian"
     val = validation_set(
-        Degrader(basis, crop=cfg["crop"], balances=net_cfg.balances, context=ctx),
+        Degrader(basis, source=val_source, **common),
         val_imgs,
         cfg["val_per_family"],
-        cfg["val_noise"],
+        cfg["val_read"] / cfg["val_peak"] if pg else cfg["val_noise"],
         1234,
+        peak=cfg["val_peak"] if pg else None,
     )
     macs = macs_per_pixel(net_cfg)
     log(
