@@ -158,6 +158,8 @@ def model_card(
         "fluorescence": synth,
         "mixed": f"{synth}, and with probability {c.get('p_natural')} {folder}",
     }.get(src, folder)
+    if c.get("context"):
+        data += f" (each with {c['context']} px of observed blurred context per side)"
     if c.get("noise_model", "gaussian") == "poisson_gaussian":
         pk, rd = c.get("peak_range") or [0, 0], c.get("read_range") or [0, 0]
         noise = (
