@@ -111,3 +111,15 @@ def _natural_images(n: int = 4, size: int | None = 96, offset: int = 0) -> list[
 def natural_images():
     """``natural_images(n, size, offset)``: grey [0, 1] crops of natural images (BSDS500 test or skimage)."""
     return _natural_images
+
+
+@pytest.fixture()
+def image_dir(tmp_path):
+    """A folder with two small grey images (trainer runs without BSDS500)."""
+    from skimage import data, io
+
+    d = tmp_path / "images"
+    d.mkdir()
+    io.imsave(d / "camera.png", data.camera()[:96, :96], check_contrast=False)
+    io.imsave(d / "coins.png", data.coins()[:96, :96], check_contrast=False)
+    return d

@@ -24,17 +24,6 @@ from glra_trainer.evaluate import fluorescence_set, run_evaluate  # noqa: E402
 CONFIG = str(Path(__file__).resolve().parents[1] / "trainer" / "configs" / "microscopy.toml")
 
 
-@pytest.fixture()
-def image_dir(tmp_path):
-    from skimage import data, io
-
-    d = tmp_path / "images"
-    d.mkdir()
-    io.imsave(d / "camera.png", data.camera()[:96, :96], check_contrast=False)
-    io.imsave(d / "coins.png", data.coins()[:96, :96], check_contrast=False)
-    return d
-
-
 def _resolved(command: str, capsys, *extra: str) -> dict:
     assert main([command, "--config", CONFIG, *extra, "--print-config"]) == 0
     return json.loads(capsys.readouterr().out)

@@ -15,17 +15,6 @@ pytest.importorskip("glra_trainer")
 from glra_trainer.cli import main  # noqa: E402
 
 
-@pytest.fixture()
-def image_dir(tmp_path):
-    from skimage import data, io
-
-    d = tmp_path / "images"
-    d.mkdir()
-    io.imsave(d / "camera.png", data.camera()[:96, :96], check_contrast=False)
-    io.imsave(d / "coins.png", data.coins()[:96, :96], check_contrast=False)
-    return d
-
-
 def test_help_of_every_subcommand():
     for cmd in ("basis", "fit", "evaluate", "export"):
         out = subprocess.run(
