@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "threads": None,
     "device": "auto",
     "random_init": False,
+    # Start from a trained model (an exported model directory or a run's checkpoint.pt) with
+    # the same network config: every weight is copied except the basis filters L, R (taken
+    # from this run's basis) and the 1x1 mix, which is carried over to the new basis.
+    "init_from": None,
     "network": {},
 }
 
@@ -81,6 +85,53 @@ def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
         t = max(t, elapsed / (60 * cfg["max_minutes"]))
     t = min(1.0, t)
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+
+
+def init_from_model(net: GLRANet, source: str | Path) -> str:
+    """Copy a trained model's weights into ``net`` (same network config, any basis).
+
+    The artifact block is copied as it is.  ``L`` and ``R`` stay those of ``net`` (its own
+    basis).  Each row ``w`` of the 1x1 mix weights the ``m`` deconvolution channels, i.e. it
+    acts on the pseudo-inverse as ``L M diag(w) Rᵀ``; with a new basis ``(L', R')`` spanning
+    about the same space, the closest diagonal is ``w' = diag(R'ᵀ R diag(w) Rᵀ R')``.
+
+    Parameters
+    ----------
+    net : GLRANet
+        The network to initialise (its ``L``, ``R`` hold the new basis).
+    source : str or pathlib.Path
+        An exported model directory (``weights.safetensors`` + ``config.json``) or a
+        training checkpoint (``checkpoint.pt``).
+
+    Returns
+    -------
+    str
+        A line for the log.
+    """
+    from napari_glra.model_io import load_model_dir
+
+    source = Path(source)
+    if source.is_dir():
+        old = load_model_dir(source).net
+        state, old_cfg = old.state_dict(), old.config.to_dict()
+    elif source.is_file():
+        ck = torch.load(source, map_location="cpu", weights_only=True)
+        state, old_cfg = ck["model"], None  # shapes are checked by load_state_dict
+    else:
+        raise FileNotFoundError(f"init_from: {source} is neither a model directory nor a checkpoint")
+    new_cfg = net.config.to_dict()
+    if old_cfg is not None and old_cfg != new_cfg:
+        diff = sorted(k for k in new_cfg if old_cfg.get(k) != new_cfg[k])
+        raise ValueError(f"init_from: network config of {source} differs in {diff}")
+    R_old, R_new = state["R"].double(), net.R.detach().double()
+    P = R_new.T @ R_old  # (m, m): new basis vectors in the old coordinates
+    mix = torch.einsum("ij,nj,ij->ni", P, state["mix"].double(), P).float()
+    new_state = {**state, "L": net.L.detach().clone(), "R": net.R.detach().clone(), "mix": mix}
+    try:
+        net.load_state_dict(new_state)
+    except RuntimeError as err:
+        raise ValueError(f"init_from: {source} does not match this network: {err}") from None
+    return f"initialised from {source} (artifact block copied, mix carried over to this basis)"
 
 
 def evaluate_samples(
@@ -133,6 +184,8 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         None if cfg.get("random_init") else basis.R,
         seed=cfg["seed"],
     ).to(device)
+    if cfg.get("init_from") and not (resume and (out / CKPT).is_file()):
+        log(init_from_model(net, cfg["init_from"]))
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
     opt = torch.optim.Adam(
