@@ -209,9 +209,7 @@ def test_context_crops_to_the_centre_and_matches_a_full_forward(small_basis):
             assert out.shape[-2:] == (y.shape[-2] - 2 * c, y.shape[-1] - 2 * c)
             np.testing.assert_allclose(out.numpy(), full[..., c:-c, c:-c].numpy(), atol=1e-10)
         part = net(y, M, context=5)
-        np.testing.assert_allclose(
-            part.numpy(), net(y, M, context=5, path="direct").numpy(), atol=1e-10
-        )
+        np.testing.assert_allclose(part.numpy(), net(y, M, context=5, path="direct").numpy(), atol=1e-10)
         lin = net.linear(y, M, context=5)
         assert lin.shape == part.shape
     with pytest.raises(ValueError, match="context"):

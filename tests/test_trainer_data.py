@@ -163,3 +163,16 @@ def test_fluorescence_gain(small_basis):
     a = plain.random_patch(None, np.random.default_rng(0))
     b = gained.random_patch(None, np.random.default_rng(0))
     assert a.max() <= 1.0 and b.max() > 1.0
+
+
+def test_family_weights(small_basis):
+    d = Degrader(small_basis, crop=16, kmax=21, families=("gaussian", "disk"), family_weights=(0, 3))
+    assert d.family_weights == (0.0, 1.0)
+    seen: list[str] = []
+    make = d.make
+    d.make = lambda sharp, fam, *a, **kw: seen.append(fam) or make(sharp, fam, *a, **kw)
+    d.batch(None, 5, np.random.default_rng(0))
+    assert seen == ["disk"] * 5
+    for bad in ((1.0,), (1.0, -1.0), (0.0, 0.0)):
+        with pytest.raises(ValueError, match="family_weights must be 2 non-negative"):
+            Degrader(small_basis, families=("gaussian", "disk"), family_weights=bad)

@@ -254,7 +254,6 @@ def degrade_level(
     return degrade(x, k, read_noise / level, saturation=saturation, mode="valid", poisson=level, seed=rng)
 
 
-
 def load_crops(
     folder: str | Path,
     n_images: int,

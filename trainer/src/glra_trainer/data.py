@@ -139,6 +139,9 @@ class Degrader:
         before the blur (1-1: none).  Gains above 1 give observations whose bright
         end reaches ~1, as the engine's percentile map makes of camera frames (the
         sharp targets then exceed 1).
+    family_weights : sequence of float, optional
+        Relative frequency of each of ``families`` in training batches (normalised;
+        ``None``: uniform).  Validation sets are unaffected (``per_family`` each).
     """
 
     def __init__(
@@ -159,6 +162,7 @@ class Degrader:
         read_range: tuple[float, float] = (0.5, 5.0),
         fluorescence: dict | None = None,
         gain_range: tuple[float, float] = (1.0, 1.0),
+        family_weights: tuple[float, ...] | None = None,
     ) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown image source {source!r}; choose one of {SOURCES}")
@@ -174,6 +178,15 @@ class Degrader:
         self.saturation = saturation
         self.p_saturation = p_saturation
         self.families = tuple(families)
+        if family_weights is not None:
+            w = np.asarray(family_weights, dtype=float)
+            if w.shape != (len(self.families),) or not np.all(w >= 0) or not w.sum() > 0:
+                raise ValueError(
+                    f"family_weights must be {len(self.families)} non-negative numbers (one per family "
+                    f"{self.families}) with a positive sum, got {family_weights!r}"
+                )
+            family_weights = tuple(w / w.sum())
+        self.family_weights = family_weights
         self.kmax = int(kmax)
         self.balances = tuple(balances)
         self.context = int(context)
@@ -266,7 +279,10 @@ class Degrader:
         samples = []
         for _ in range(size):
             sharp = self.random_patch(images, rng)
-            family = self.families[int(rng.integers(len(self.families)))]
+            if self.family_weights is None:  # (the draw of the runs made before the weights existed)
+                family = self.families[int(rng.integers(len(self.families)))]
+            else:
+                family = self.families[int(rng.choice(len(self.families), p=self.family_weights))]
             noise, peak = self.random_noise(rng)
             samples.append(self.make(sharp, family, noise, rng, peak=peak))
         y = np.stack([s.y for s in samples])[:, None]

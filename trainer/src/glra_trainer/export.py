@@ -96,7 +96,11 @@ def _evaluation_text(evaluation: dict[str, Any]) -> list[str]:
 
     p = evaluation["protocol"]
     pg = p.get("noise_model", "gaussian") == "poisson_gaussian"
-    sat_text = "no saturation" if p.get("saturation", 1.2) in (None, 1, 1.0) else f"×{p.get('saturation', 1.2):g} saturation"
+    sat_text = (
+        "no saturation"
+        if p.get("saturation", 1.2) in (None, 1, 1.0)
+        else f"×{p.get('saturation', 1.2):g} saturation"
+    )
     noise_text = (
         f"Poisson-Gaussian noise (peak photon counts {', '.join(f'{v:g}' for v in p['noise_levels'])} at "
         f"intensity 1, read noise {p.get('read_noise', 2.0):g} photons)"
@@ -205,7 +209,9 @@ def model_card(
         lines.append("Not evaluated yet: run `glra-train evaluate` and export with `--set eval=...`.")
     for i, ev in enumerate(more or []):
         source = ev["protocol"].get("eval_source", "folder")
-        title = "synthetic fluorescence" if source == "fluorescence" else f"`{ev['protocol'].get('eval_dir')}`"
+        title = (
+            "synthetic fluorescence" if source == "fluorescence" else f"`{ev['protocol'].get('eval_dir')}`"
+        )
         lines += ["", f"### Also evaluated on {title}" + (f" ({i + 1})" if len(more) > 1 else ""), ""]
         lines += _evaluation_text(ev)
     lines += [

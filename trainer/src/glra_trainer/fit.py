@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "context": 0,
     "kmax": 45,  # every kernel is zero-padded to this odd size (larger draws are redrawn)
     "families": None,  # kernel families; None: those of the basis (its metadata), else FAMILIES
+    "family_weights": None,  # relative frequency of each family in training batches (None: uniform)
     # Image source: "folder" (train_dir images, dead leaves without), "fluorescence"
     # (napari_glra.synthetic), "mixed" (folder with probability p_natural, else fluorescence).
     "source": "folder",
@@ -253,6 +254,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         peak_range=tuple(cfg["peak_range"]),
         read_range=tuple(cfg["read_range"]),
         gain_range=tuple(cfg["gain_range"]),
+        family_weights=cfg.get("family_weights"),
         **common,
     )
     ctx = int(cfg["context"])
