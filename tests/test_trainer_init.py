@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +53,36 @@ def test_init_from_rejects_another_architecture(tiny_model_dir, tmp_path):
         init_from_model(net, tiny_model_dir)
     with pytest.raises(FileNotFoundError, match="neither"):
         init_from_model(net, tmp_path / "missing")
+
+
+def test_resume_with_other_settings_records_a_phase(tmp_path):
+    from glra_trainer.export import _phase_text
+    from glra_trainer.fit import write_run_config
+
+    path = tmp_path / "run_config.json"
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 10, "threads": 2}, 0)
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 10, "threads": 1}, 40)  # same settings
+    assert json.loads(path.read_text())["phases"] == []
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 20, "family_weights": [1, 2]}, 50)
+    rec = json.loads(path.read_text())
+    assert rec["max_minutes"] == 20
+    assert rec["phases"] == [
+        {
+            "from_step": 50,
+            "changed": {"family_weights": [1, 2], "max_minutes": 20},
+            "before": {"family_weights": None, "max_minutes": 10},
+        }
+    ]
+    text = _phase_text(rec["phases"][0])
+    want = "- Continued from step 50 with family_weights [1, 2] (before: uniform), "
+    assert text == want + "max_minutes 20 (before: 10)."
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 20, "family_weights": [1, 2]}, 0)  # a new run
+    assert json.loads(path.read_text())["phases"] == []
+
+
+def test_init_source_names_the_model(tiny_model_dir, tmp_path):
+    from glra_trainer.fit import describe_init
+
+    assert describe_init(str(tiny_model_dir)).startswith("model `tiny` version 0.0-test")
+    assert describe_init(str(tmp_path / "checkpoint.pt")) == f"`{tmp_path / 'checkpoint.pt'}`"
+    assert describe_init(None) is None

@@ -63,7 +63,7 @@ METHODS: dict[str, str] = {
     "tv_valid": "lam",
 }
 
-_RL_ITERATIONS = [5, 10, 15, 20, 30, 50, 80, 120, 200, 300]
+_RL_ITERATIONS = [1, 2, 3, 5, 10, 15, 20, 30, 50, 80, 120, 200, 300]
 
 #: Default search grids (log grids for the continuous weights).
 DEFAULT_GRID: dict[str, list[float]] = {

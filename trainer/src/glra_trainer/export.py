@@ -15,6 +15,8 @@ from napari_glra.glra import load_basis
 from napari_glra.model_io import save_model
 from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
+from .fit import describe_init
+
 DEFAULTS: dict[str, Any] = {
     "run": "trainer/runs/default",
     "name": "default",
@@ -26,6 +28,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _phase_text(phase: dict[str, Any]) -> str:
+    def show(k: str, v: Any) -> str:
+        return "uniform" if k == "family_weights" and v is None else json.dumps(v)
+
+    parts = [
+        f"{k} {show(k, v)} (before: {show(k, phase['before'].get(k))})" for k, v in phase["changed"].items()
+    ]
+    return f"- Continued from step {phase['from_step']:,} with " + ", ".join(parts) + "."
+
+
 def _training_summary(run: Path) -> dict[str, Any]:
     cfg = json.loads((run / "run_config.json").read_text())
     rows = list(csv.DictReader(open(run / "log.csv"))) if (run / "log.csv").is_file() else []
@@ -35,6 +47,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "seconds": float(last.get("seconds", 0) or 0),
         "batch": cfg.get("batch"),
         "crop": cfg.get("crop"),
+        "context": cfg.get("context"),
         "noise_range": [cfg.get("noise_min"), cfg.get("noise_max")],
         "p_saturation": cfg.get("p_saturation"),
         "train_dir": cfg.get("train_dir"),
@@ -45,6 +58,9 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "peak_range": cfg.get("peak_range"),
         "read_range": cfg.get("read_range"),
         "families": cfg.get("families"),
+        "family_weights": cfg.get("family_weights"),
+        "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
+        "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
         "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
         if cfg.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
@@ -200,6 +216,16 @@ def model_card(
         f"- Data: {data}; valid blur by a random kernel of the families {train_fams}, {noise}, {sat}.",
         f"- {c['steps']:,} steps of batch {c['batch']} (L1 loss, Adam, cosine schedule), "
         f"{c['seconds'] / 3600:.2f} h on {c['hardware']} (torch {c['torch']}).",
+    ]
+    if c.get("init_from"):
+        lines.append(
+            f"- Initialised from {c['init_from']}: artifact block copied, 1×1 mix carried over to this "
+            "basis (`init_from`)."
+        )
+    if c.get("family_weights") and not any("family_weights" in p["changed"] for p in c.get("phases", [])):
+        lines.append(f"- Families drawn with relative frequencies {c['family_weights']}.")
+    lines += [_phase_text(p) for p in c.get("phases", [])]
+    lines += [
         "",
         "## Evaluation",
     ]

@@ -88,6 +88,40 @@ def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
 
+def write_run_config(path: Path, record: dict[str, Any], step: int) -> None:
+    """Write the resolved configuration; a resumed run with other settings keeps the history.
+
+    When a run resumes at ``step > 0`` with settings that differ from the recorded
+    ones, ``phases`` gets ``{"from_step", "changed", "before"}`` (the new and the
+    earlier values), so the model card can tell how every step was trained.
+    """
+    phases: list[dict[str, Any]] = []
+    if step > 0 and path.is_file():
+        old = json.loads(path.read_text())
+        phases = list(old.get("phases", []))
+        if old.get("init_model") and not record.get("init_model"):  # a resumed run is not re-initialised
+            record = {**record, "init_model": old["init_model"]}
+        ignore = {"phases", "threads", "device"}
+        keys = sorted((set(old) | set(record)) - ignore)
+        # keys a run recorded before they existed had their default value
+        changed = {k: record.get(k) for k in keys if old.get(k, DEFAULTS.get(k)) != record.get(k)}
+        if changed:
+            before = {k: old.get(k, DEFAULTS.get(k)) for k in changed}
+            phases.append({"from_step": step, "changed": changed, "before": before})
+    path.write_text(json.dumps({**record, "phases": phases}, indent=2) + "\n")
+
+
+def describe_init(path: str | None) -> str | None:
+    """``init_from`` as a model card names it: name and version when it is a model directory."""
+    if not path:
+        return None
+    conf = Path(path) / "config.json"
+    if conf.is_file():
+        c = json.loads(conf.read_text())
+        return f"model `{c.get('name')}` version {c.get('version')} (`{path}`)"
+    return f"`{path}`"
+
+
 def init_from_model(net: GLRANet, source: str | Path) -> str:
     """Copy a trained model's weights into ``net`` (same network config, any basis).
 
@@ -187,6 +221,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     ).to(device)
     if cfg.get("init_from") and not (resume and (out / CKPT).is_file()):
         log(init_from_model(net, cfg["init_from"]))
+        cfg = {**cfg, "init_model": describe_init(cfg["init_from"])}  # what it was at the time
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
     opt = torch.optim.Adam(
@@ -272,7 +307,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
         f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}"
     )
-    (out / "run_config.json").write_text(json.dumps({**cfg, "network": net_cfg.to_dict()}, indent=2) + "\n")
+    write_run_config(out / "run_config.json", {**cfg, "network": net_cfg.to_dict()}, step if resume else 0)
 
     log_path = out / "log.csv"
     fams = list(degr.families)
