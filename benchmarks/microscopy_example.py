@@ -25,7 +25,7 @@ estimated noise level (``estimate_noise``, the value napari-glra uses too).
 
 Run::
 
-    python benchmarks/microscopy_example.py                 # model "default", figures in docs/figures/
+    python benchmarks/microscopy_example.py                 # model "microscopy", figures in docs/figures/
     python benchmarks/microscopy_example.py --model PATH --out /tmp/figs --no-docs
 
 Exits with status 0 and a message when the data directory is absent, 2 when the
@@ -445,7 +445,7 @@ def write_docs(all_params: dict, doc: Path = DOC) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the microscopy data directory")
-    ap.add_argument("--model", default="default", help="model name or directory (default: 'default')")
+    ap.add_argument("--model", default="microscopy", help="model name or directory (default: 'microscopy')")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "figures", help="figure directory")
     ap.add_argument("--device", default="cpu", help="device for napari-glra (default cpu)")
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")

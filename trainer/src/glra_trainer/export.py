@@ -246,6 +246,12 @@ def model_card(
         f"- Trained on the kernel ranges above and {noise_limit}; larger kernels or noise work but are outside "
         "the training range (the widget shows the kernel's GLRA representation error).",
         "- 2D only: stacks are restored plane by plane.",
-        "",
     ]
+    untrained = [f for f in (b.get("families") or {}) if c.get("families") and f not in c["families"]]
+    if untrained:
+        lines.append(
+            f"- The basis also represents {', '.join(untrained)} kernels (so they pass the kernel-fit check), "
+            f"but the network was trained on {train_fams} only: expect less on the others."
+        )
+    lines.append("")
     return "\n".join(lines)
