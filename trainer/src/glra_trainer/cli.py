@@ -38,6 +38,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "val_per_family": 1,
         "max_train_images": 4,
         "network": {"width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3},
+        "init_from": None,  # a config's trained model does not fit the smoke network
     },
     # and only the first of the config's noise levels (see build_config)
     "evaluate": {"images": 1, "crop": 112, "tune_images": 1, "smoke": True},
