@@ -68,11 +68,9 @@ def test_mkdocs_build_strict(tmp_path):
 
 
 def test_hooks_replace_missing_figures_only():
-    import importlib.util
+    from _scripts import load_script
 
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
+    hooks = load_script("docs/hooks.py")
 
     class _F:
         def __init__(self, uri):

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from _scripts import load_script
 
 
 def _sync():
-    spec = importlib.util.spec_from_file_location("sync_model_cards", ROOT / "docs" / "sync_model_cards.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("docs/sync_model_cards.py")
 
 
 @pytest.mark.parametrize("name", sorted(_sync().PAGES))

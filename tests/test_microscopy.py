@@ -167,14 +167,9 @@ def test_estimate_noise_on_uint16_camera_frames():
 
 
 def _example_module():
-    import importlib.util
-    from pathlib import Path
+    from _scripts import load_script
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "microscopy_example.py"
-    spec = importlib.util.spec_from_file_location("microscopy_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/microscopy_example.py")
 
 
 def test_example_script_skips_without_data(tmp_path, capsys):
