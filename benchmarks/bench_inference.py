@@ -180,7 +180,9 @@ def plot(rows: list[dict], path: Path) -> None:
             (r for r in rows if (r["method"], r["device"]) == (method, device)), key=lambda r: r["size"]
         )
         mp = [r["megapixels"] for r in rs]
-        label = labels.get(method, method) + (f" ({device})" if method == "glra" else "")
+        label = labels.get(method, f"napari-glra, {method[5:]} model") + (
+            f" ({device})" if method == "glra" else ""
+        )
         a1.loglog(mp, [r["seconds"] for r in rs], "o-", label=label)
         a2.loglog(mp, [r["peak_rss_mb"] / 1e3 for r in rs], "o-", label=label)
     if rows:
@@ -209,21 +211,28 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def table(rows: list[dict]) -> str:
     by = {(r["method"], r["device"], r["size"]): r for r in rows}
+    extras = sorted({r["method"] for r in rows if r["method"].startswith("glra-")})
     lines = [
-        "| size | napari-glra s/MP | Wiener s/MP | RL-30 s/MP | glra / RL-30 | glra peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| size | napari-glra s/MP | "
+        + "".join(f"{e[5:]} model s/MP | " for e in extras)
+        + "Wiener s/MP | RL-30 s/MP | glra / RL-30 | "
+        + "".join(f"{e[5:]} / RL-30 | " for e in extras)
+        + "glra peak RSS |",
+        "|---:|" + "---:|" * (5 + 2 * len(extras)),
     ]
     devices = sorted({r["device"] for r in rows if r["method"] == "glra"}) or ["cpu"]
+    f = lambda r: f"{r['s_per_mp']:.2f}" if r else "–"  # noqa: E731
     for size in sorted({r["size"] for r in rows}):
         for dev in devices:
             g = by.get(("glra", dev, size))
+            xs = [by.get((e, "cpu", size)) for e in extras]
             w = by.get(("wiener", "cpu", size))
             rl = by.get(("rl30", "cpu", size))
-            f = lambda r: f"{r['s_per_mp']:.2f}" if r else "–"  # noqa: E731
-            ratio = f"{g['s_per_mp'] / rl['s_per_mp']:.2f}×" if g and rl else "–"
+            ratio = lambda r, rl=rl: f"{r['s_per_mp'] / rl['s_per_mp']:.2f}×" if r and rl else "–"  # noqa: E731
             rss = f"{g['peak_rss_mb'] / 1e3:.2f} GB" if g else "–"
             name = f"{size}²" + (f" ({dev})" if len(devices) > 1 else "")
-            lines.append(f"| {name} | {f(g)} | {f(w)} | {f(rl)} | {ratio} | {rss} |")
+            cells = [f(g), *[f(x) for x in xs], f(w), f(rl), ratio(g), *[ratio(x) for x in xs], rss]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -237,6 +246,12 @@ def main() -> None:
     )
     ap.add_argument(
         "--model", default="default", help="model name, directory, or 'random' (untrained, timing only)"
+    )
+    ap.add_argument(
+        "--also-models",
+        nargs="*",
+        default=[],
+        help="more models timed on the CPU, in rows named glra-NAME (e.g. --also-models fast)",
     )
     ap.add_argument("--threads", type=int, default=None, help="threads for torch/BLAS/FFT (default: all)")
     ap.add_argument("--repeats", type=int, default=1)
@@ -264,18 +279,24 @@ def main() -> None:
             from napari_glra import api
 
             api.load_model(model)  # fail early with the list of available models
+            for extra in args.also_models:
+                api.load_model(extra)
         rows = []
         for size in sizes:
+            runs = []
             for method in args.methods:
-                for dev in devices if method == "glra" else ["cpu"]:
-                    print(f"{method:7s} {dev:5s} {size}² ...", end=" ", flush=True)
-                    r = run_one(method, size, dev, args, model)
-                    if r is None:
-                        continue
-                    rows.append(r)
-                    print(
-                        f"{r['seconds']:.2f} s, {r['s_per_mp']:.2f} s/MP, peak RSS {r['peak_rss_mb']:.0f} MB"
-                    )
+                runs += [(method, dev, model) for dev in (devices if method == "glra" else ["cpu"])]
+                if method == "glra":
+                    runs += [(method, "cpu", extra) for extra in args.also_models]
+            for method, dev, mod in runs:
+                name = method if mod == model else f"glra-{Path(mod).name}"
+                print(f"{name:7s} {dev:5s} {size}² ...", end=" ", flush=True)
+                r = run_one(method, size, dev, args, mod)
+                if r is None:
+                    continue
+                r["method"] = name
+                rows.append(r)
+                print(f"{r['seconds']:.2f} s, {r['s_per_mp']:.2f} s/MP, peak RSS {r['peak_rss_mb']:.0f} MB")
     if not rows:
         raise SystemExit("no benchmark succeeded")
     args.csv.parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,7 @@ FULL: dict[str, Any] = {
     "basis_iters": 8,
     "scaling_sizes": [512, 1024, 2048],
     "scaling_repeats": 3,
+    "scaling_also_models": ["fast"],  # shipped models also timed (when present)
 }
 #: ``--quick``: the same protocol on fewer and smaller crops, fewer basis kernels, two image sizes.
 QUICK: dict[str, Any] = {
@@ -743,6 +744,11 @@ def run_scaling(args, P: dict, model_dir: str, figures: Path, data: Path) -> dic
         cmd += ["--threads", str(args.threads)]
     if args.device not in ("auto", None):
         cmd += ["--devices", args.device]
+    from napari_glra.api import available_models
+
+    also = [m for m in P.get("scaling_also_models", []) if m in available_models() and m != model_dir]
+    if also:
+        cmd += ["--also-models", *also]
     log("[scaling] " + " ".join(cmd[1:]))
     proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
     sys.stdout.write(proc.stdout)
@@ -930,6 +936,13 @@ def losses(prot: dict | None, basis: dict | None, scaling: dict | None) -> list[
                 )
                 + "."
             )
+        for e in sorted({r["method"] for r in rows if r["method"].startswith("glra-")}):
+            x = by.get((e, "cpu", s))
+            if x and rl:
+                out.append(
+                    f"The `{e[5:]}` model takes {x['s_per_mp']:.2f} s/MP at {s}², "
+                    f"{x['s_per_mp'] / rl['s_per_mp']:.2f}x Richardson-Lucy (30 iterations)."
+                )
     out.append(
         "Not measured here: non-uniform (spatially varying) blur, a wrong or mis-centred PSF, "
         "non-Gaussian (Poisson) noise at low counts, 3D deconvolution. See Troubleshooting."
@@ -1073,25 +1086,30 @@ def write_markdown(path: Path, args, P: dict, res: dict, t_total: float) -> None
         rows = scaling["rows"]
         by = {(r["method"], r["device"], int(r["size"])): r for r in rows}
         devs = sorted({r["device"] for r in rows if r["method"] == "glra"})
+        extras = sorted({r["method"] for r in rows if r["method"].startswith("glra-")})
         lines += [
             "## Speed and memory",
             "",
             "`benchmarks/bench_inference.py` (each run in its own process; best of "
             f"{P['scaling_repeats']} after a warm-up; the model load is excluded): a blurred 1 %-noise "
             "image, motion kernel 15 px, float32. Seconds per "
-            "megapixel and the peak resident memory of the whole process.",
+            "megapixel and the peak resident memory of the whole process"
+            + ("; " + ", ".join(f"the `{e[5:]}` model" for e in extras) + " on the CPU" if extras else "")
+            + ".",
             "",
             "| size | "
             + " | ".join(f"napari-glra ({d}) s/MP" for d in devs)
+            + "".join(f" | `{e[5:]}` model s/MP" for e in extras)
             + " | Wiener s/MP | RL-30 s/MP | napari-glra peak RSS |",
-            "|---:|" + "---:|" * (len(devs) + 3),
+            "|---:|" + "---:|" * (len(devs) + len(extras) + 3),
         ]
         for s in sorted({int(r["size"]) for r in rows}):
             g = [by.get(("glra", d, s)) for d in devs]
+            xs = [by.get((e, "cpu", s)) for e in extras]
             w, rl = by.get(("wiener", "cpu", s)), by.get(("rl30", "cpu", s))
             f = lambda r: f"{r['s_per_mp']:.2f}" if r else "–"  # noqa: E731
             rss = " / ".join(f"{r['peak_rss_mb'] / 1e3:.2f} GB" for r in g if r) or "–"
-            lines.append(f"| {s}² | " + " | ".join(f(r) for r in g) + f" | {f(w)} | {f(rl)} | {rss} |")
+            lines.append(f"| {s}² | " + " | ".join(f(r) for r in g + xs) + f" | {f(w)} | {f(rl)} | {rss} |")
         lines += [
             "",
             "![time and memory vs image size](figures/scaling.png)",

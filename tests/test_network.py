@@ -214,3 +214,57 @@ def test_context_crops_to_the_centre_and_matches_a_full_forward(small_basis):
         assert lin.shape == part.shape
     with pytest.raises(ValueError, match="context"):
         net(y, M, context=y.shape[-1])
+
+
+def test_asymmetric_context_equals_the_cropped_full_forward(small_basis):
+    """``context=(top, bottom, left, right)``: the engine's tiles restore only their core."""
+    net = _net(small_basis).double()
+    p = net.pad_amount()
+    y, M = _inputs(H=2 * p + 30, W=2 * p + 21, seed=4)
+    y, M = y.double(), M.double()
+    with torch.no_grad():
+        full = net(y, M)
+        for ctx in ((p, p + 3, p + 1, p), (0, p + 2, 3, 0)):
+            t, b, l, r = ctx
+            out = net(y, M, context=ctx)
+            assert out.shape[-2:] == (y.shape[-2] - t - b, y.shape[-1] - l - r)
+            if min(ctx) >= p:  # the centre sees observed pixels only
+                np.testing.assert_allclose(out.numpy(), full[..., t:-b, l:-r].numpy(), atol=1e-10)
+        np.testing.assert_allclose(net(y, M, context=(5, 5, 5, 5)).numpy(), net(y, M, context=5).numpy())
+    with pytest.raises(ValueError, match="context"):
+        net(y, M, context=(1, 2, 3))
+
+
+def test_border_channel_marks_observed_pixels(small_basis):
+    """One more input channel: the observed mask (ones by default, zero beyond ``y``)."""
+    cfg = NetConfig.from_dict({**CFG.to_dict(), "border_channel": True})
+    assert cfg.in_channels == CFG.in_channels + 1
+    assert macs_per_pixel(cfg)["fourier"] == macs_per_pixel(CFG)["fourier"]
+    net = GLRANet(cfg, small_basis.L, small_basis.R).eval()
+    y, M = _inputs(H=36, W=30, seed=5)
+    with torch.no_grad():
+        f = net.features(y, M)
+        r = cfg.margin
+        mask = f[:, -1]
+        assert torch.all(mask[:, r:-r, r:-r] == 1) and torch.all(mask[:, :r] == 0)
+        obs = torch.ones_like(y)
+        obs[..., :, :7] = 0
+        g = net.features(y, M, observed=obs)
+        assert torch.all(g[:, -1, r:-r, r : r + 7] == 0) and torch.all(g[:, -1, r:-r, r + 7 : -r] == 1)
+        torch.testing.assert_close(g[:, :-1], f[:, :-1])  # the other channels do not depend on it
+        # a zero-weight border channel leaves the network's function unchanged
+        net.body[0].weight[:, -1].zero_()
+        torch.testing.assert_close(net(y, M, observed=obs), net(y, M))
+    with pytest.raises(ValueError, match="observed"):
+        net(y, M, observed=obs[..., :-1])
+
+
+def test_bfloat16_body_is_close_to_float32(small_basis):
+    net = _net(small_basis)
+    y, M = _inputs(seed=6)
+    with torch.no_grad():
+        ref = net(y, M)
+        low = net(y, M, body_dtype=torch.bfloat16)
+    assert low.dtype == torch.float32 and low.shape == ref.shape
+    err = (low - ref).abs()
+    assert 0 < float(err.max()) < 0.05 and float(err.mean()) < 5e-3

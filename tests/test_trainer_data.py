@@ -176,3 +176,44 @@ def test_family_weights(small_basis):
     for bad in ((1.0,), (1.0, -1.0), (0.0, 0.0)):
         with pytest.raises(ValueError, match="family_weights must be 2 non-negative"):
             Degrader(small_basis, families=("gaussian", "disk"), family_weights=bad)
+
+
+def test_border_samples_match_the_engine_extension(small_basis):
+    """cut_border keeps the observed rectangle, extends it as the engine does, mirrors beyond."""
+    from napari_glra.engine import border_extension, border_pad
+    from napari_glra.kernels import make_kernel
+
+    rng = np.random.default_rng(3)
+    d = Degrader(small_basis, crop=48, kmax=21, context=16, p_border=1.0)
+    k = make_kernel("gaussian", sigma=1.5)
+    n = d.crop + 2 * d.context
+    y = rng.random((n, n)).astype(np.float32)
+    for _ in range(6):
+        yc, obs = d.cut_border(y, k, 0.01, rng)
+        assert yc.shape == obs.shape == (n, n) and obs.dtype == np.float32
+        rows, cols = np.where(obs.any(1))[0], np.where(obs.any(0))[0]
+        a0, a1, b0, b1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        assert obs[a0:a1, b0:b1].all() and obs.sum() == (a1 - a0) * (b1 - b0) < n * n
+        assert a0 <= d.context + d.crop // 3 and n - a1 <= d.context + d.crop // 3
+        np.testing.assert_array_equal(yc[a0:a1, b0:b1], y[a0:a1, b0:b1])
+        p = border_pad(k.shape)
+        ext = border_extension(y[a0:a1, b0:b1], k, 0.01)
+        rr = slice(max(0, a0 - p), min(n, a1 + p))
+        cc = slice(max(0, b0 - p), min(n, b1 + p))
+        ref = ext[rr.start - (a0 - p) : rr.stop - (a0 - p), cc.start - (b0 - p) : cc.stop - (b0 - p)]
+        np.testing.assert_allclose(yc[rr, cc], ref, atol=1e-6)
+        if a0 - p > 0:  # mirrored beyond the extension
+            np.testing.assert_allclose(yc[a0 - p - 1], yc[a0 - p])
+
+
+def test_batch_observed_and_p_border(small_basis):
+    imgs = [np.random.default_rng(0).random((160, 160)).astype(np.float32)]
+    d = Degrader(small_basis, crop=32, kmax=21, context=12, p_border=0.5)
+    y, x, M, obs = d.batch_observed(imgs, 8, np.random.default_rng(1))
+    assert obs.shape == y.shape == (8, 1, 56, 56) and x.shape == (8, 1, 32, 32)
+    cut = [bool((o < 1).any()) for o in obs[:, 0]]
+    assert any(cut) and not all(cut)
+    plain = Degrader(small_basis, crop=32, kmax=21, context=12)
+    assert np.all(plain.batch_observed(imgs, 3, np.random.default_rng(1))[3] == 1)
+    with pytest.raises(ValueError, match="p_border"):
+        Degrader(small_basis, p_border=1.5)

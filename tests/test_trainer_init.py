@@ -86,3 +86,29 @@ def test_init_source_names_the_model(tiny_model_dir, tmp_path):
     assert describe_init(str(tiny_model_dir)).startswith("model `tiny` version 0.0-test")
     assert describe_init(str(tmp_path / "checkpoint.pt")) == f"`{tmp_path / 'checkpoint.pt'}`"
     assert describe_init(None) is None
+
+
+def test_init_from_adds_a_zero_border_channel(tiny_model_dir):
+    """A model without the border channel starts a border-channel network with the same function."""
+    old = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), "border_channel": True})
+    net = GLRANet(cfg, old.basis.L, old.basis.R, seed=3)
+    assert "border channel added" in init_from_model(net, tiny_model_dir)
+    y = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    M, _ = old.basis.balanced_coefficients(make_kernel("gaussian", sigma=1.5), 0.01, cfg.balances)
+    M = torch.as_tensor(M, dtype=torch.float32)[None]
+    obs = torch.ones_like(y)
+    obs[..., :20, :] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(net(y, M, observed=obs), old.net(y, M), atol=1e-5, rtol=1e-4)
+    back = GLRANet(old.net.config, old.basis.L, old.basis.R)  # and not the other way round
+    with pytest.raises(ValueError, match="border_channel"):
+        init_from_model(back, _export_border(net, old, tiny_model_dir))
+
+
+def _export_border(net, old, tmp):
+    from napari_glra.model_io import save_model
+
+    out = tmp.parent / "border_model"
+    save_model(out, net, old.basis, name="b", version="0")
+    return out

@@ -175,3 +175,27 @@ def test_smoke_pipeline(tmp_path, image_dir):
 
     model = load_model_dir(model_dir)
     assert model.name == "smoke" and model.config["training"]["steps"] == 9
+
+
+def test_fit_with_border_samples_and_bfloat16(tmp_path, image_dir):
+    """p_border + network.border_channel + amp: border validation columns, observed-only loss."""
+    run = tmp_path / "run"
+    basis = run / "basis.safetensors"
+    assert main(["basis", "--smoke", "--seed", "1", "--set", f'out="{basis}"']) == 0
+    fit = ["fit", "--smoke", "--seed", "1", "--device", "cpu"]
+    for item in (
+        f'out="{run}"',
+        f'basis="{basis}"',
+        'train_dir=""',
+        f'val_dir="{image_dir}"',
+        "p_border=0.5",
+        'amp="bfloat16"',
+        "network.border_channel=true",
+    ):
+        fit += ["--set", item]
+    assert main(fit) == 0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert {"border_gaussian", "border_disk", "border_motion"} <= set(rows[0])
+    assert all(np.isfinite(float(r["border_motion"])) and np.isfinite(float(r["loss"])) for r in rows)
+    with pytest.raises(ValueError, match="amp"):
+        main([*fit, "--set", 'amp="float16"', "--set", f'out="{tmp_path / "bad"}"'])

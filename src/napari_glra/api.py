@@ -107,6 +107,7 @@ def deconvolve(
     channel_axis: int | None = None,
     tile_size: int | None = None,
     output_dtype: Any = None,
+    precision: str = "auto",
     progress: Any = None,
     return_info: bool = False,
 ) -> Any:
@@ -142,6 +143,11 @@ def deconvolve(
     output_dtype : dtype or "input", optional
         Default float32 on the input's intensity scale; an integer dtype is
         rounded and clipped to its range.
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of the network's artifact block.  ``"auto"``: bfloat16 on
+        CPUs with native bfloat16 (AVX512-BF16/AMX; about 3x faster there,
+        -0.003 dB measured on natural images), float32 elsewhere.  The linear
+        GLRA block always runs in float32.
     progress : callable or True, optional
         ``progress(fraction, message)`` after each plane or tile, or ``True``
         for a tqdm progress bar.
@@ -199,6 +205,7 @@ def deconvolve(
                 channel_axis=channel_axis,
                 tile_size=tile_size,
                 output_dtype=output_dtype,
+                precision=precision,
             ),
             callback,
         )

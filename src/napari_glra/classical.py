@@ -172,21 +172,28 @@ def mirror_pad(y: np.ndarray, kernel_shape: tuple[int, int]) -> tuple[np.ndarray
     return np.pad(y, pads, mode="symmetric"), (crop[0], crop[1])
 
 
+#: Threads of the FFTs (scipy's ``workers``): all cores, as PyTorch uses them.
+_WORKERS = -1
+
+
 class _Grid:
     """Padded observation and the half-spectrum operators on its FFT grid."""
 
-    def __init__(self, y: np.ndarray, k: np.ndarray) -> None:
-        self.yp, self.crop = mirror_pad(y, k.shape)
+    def __init__(self, y: np.ndarray, k: np.ndarray, dtype: type = np.float64) -> None:
+        self.dtype = np.dtype(dtype)
+        complex_dtype = np.result_type(self.dtype, np.complex64)
+        yp, self.crop = mirror_pad(y, k.shape)
+        self.yp = yp.astype(self.dtype, copy=False)
         self.shape = self.yp.shape
         nh = self.shape[1] // 2 + 1
-        self.K = psf2otf(k, self.shape)[:, :nh]
+        self.K = psf2otf(k, self.shape)[:, :nh].astype(complex_dtype, copy=False)
         self.K2 = np.abs(self.K) ** 2
-        self.P = gradient_power(self.shape)[:, :nh]
+        self.P = gradient_power(self.shape)[:, :nh].astype(self.dtype, copy=False)
 
     @property
     def mask(self) -> np.ndarray:
         """1 on the observed pixels, 0 on the padding."""
-        m = np.zeros(self.shape)
+        m = np.zeros(self.shape, self.dtype)
         m[self.crop] = 1.0
         return m
 
@@ -194,10 +201,10 @@ class _Grid:
         return self.irfft(self.K * self.rfft(x))
 
     def rfft(self, x: np.ndarray) -> np.ndarray:
-        return sfft.rfft2(x, axes=(-2, -1))
+        return sfft.rfft2(x, axes=(-2, -1), workers=_WORKERS)
 
     def irfft(self, X: np.ndarray) -> np.ndarray:
-        return sfft.irfft2(X, s=self.shape, axes=(-2, -1))
+        return sfft.irfft2(X, s=self.shape, axes=(-2, -1), workers=_WORKERS)
 
     def cropped(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(x[..., self.crop[0], self.crop[1]])
@@ -619,16 +626,21 @@ def extend_observation(
     Returns
     -------
     extended : numpy.ndarray
-        The extended observation (float64).
+        The extended observation (float32: computed in single precision, which is
+        plenty for an extension and twice as fast as float64).
     crop : tuple of slice
         ``extended[crop]`` is ``y``.
     """
     y = _check_image(y)
     k = _check_kernel(k, y.shape)
     b = _positive(balance, "balance")
-    g = _Grid(y, k)
+    g = _Grid(y, k, np.float32)
     # The ADMM of wiener(boundary="valid"), keeping the re-blurred estimate on the whole grid.
     _, Kx = _valid_admm(
-        g, np.array([b])[:, None, None], g.P[None], _positive_int(iterations, "iterations"), VALID_MU
+        g,
+        np.array([b], np.float32)[:, None, None],
+        g.P[None],
+        _positive_int(iterations, "iterations"),
+        np.float32(VALID_MU),
     )
     return np.where(g.mask > 0, g.yp, Kx[0]), g.crop

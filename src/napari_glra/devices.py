@@ -12,7 +12,17 @@ import os
 
 import torch
 
-__all__ = ["available_devices", "memory_budget", "resolve_device"]
+__all__ = [
+    "PRECISIONS",
+    "available_devices",
+    "memory_budget",
+    "native_bf16",
+    "resolve_device",
+    "resolve_precision",
+]
+
+#: Values of the ``precision`` option (see :func:`resolve_precision`).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 #: Default memory budget for one network call on the CPU (bytes); see :func:`memory_budget`.
 CPU_MEMORY_BUDGET = 1.5e9
@@ -124,3 +134,43 @@ def memory_budget(device: torch.device) -> float:
         except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
             return CPU_MEMORY_BUDGET
     return CPU_MEMORY_BUDGET
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 convolutions natively (CPU: AVX512-BF16 or AMX; CUDA: Ampere+)."""
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+            return False
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the artifact block runs in: ``None`` (float32) or ``torch.bfloat16``.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16"}
+        ``"auto"``: bfloat16 on a CPU with native bfloat16 convolutions (about 3x
+        faster there, measured -0.003 dB on natural images), float32 everywhere
+        else.  The linear (Fourier) block and the residual sum always run in float32.
+    device : torch.device
+        Where the network runs.
+
+    Raises
+    ------
+    ValueError
+        Unknown value, or ``"bfloat16"`` on a device without bfloat16 support.
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cpu" and native_bf16(device) else None
+    if device.type == "mps" or (device.type == "cuda" and not native_bf16(device)):
+        raise ValueError(f"precision 'bfloat16' is not supported on device {device}; use 'float32'")
+    return torch.bfloat16

@@ -27,7 +27,7 @@ The pieces it is built from (their public names are re-exported here):
 - :mod:`napari_glra.kernel_fit`: kernel preparation and its GLRA fit error.
 
 This module keeps the run itself: extending each plane beyond its border
-(:func:`border_balance`, :func:`extended_shape`), restoring it tile by tile,
+(:func:`border_extension`), restoring it tile by tile,
 stitching, the lazy dask path and :func:`run`.
 """
 
@@ -51,7 +51,7 @@ from ._inputs import (
     _Job,
     _resolve_output_dtype,
 )
-from .devices import available_devices, memory_budget, resolve_device
+from .devices import available_devices, memory_budget, resolve_device, resolve_precision
 from .inference import kernel_coefficients, restore_batch
 from .intensity import IntensityMap
 from .kernel_fit import (
@@ -123,12 +123,26 @@ def border_balance(noise_level: float) -> float:
     return 0.6 * max(float(noise_level), 1e-3)
 
 
-def extended_shape(shape: tuple[int, int], kernel_shape: tuple[int, ...]) -> tuple[int, int]:
-    """Shape of a plane after :func:`napari_glra.classical.extend_observation`."""
-    from scipy import fft as sfft
+def border_pad(kernel_shape: tuple[int, ...]) -> int:
+    """Pixels per side by which :func:`border_extension` extends a plane (twice the kernel size)."""
+    return 2 * int(max(kernel_shape))
 
-    p = 2 * int(max(kernel_shape))
-    return tuple(int(sfft.next_fast_len(n + 2 * p, real=True)) for n in shape)  # type: ignore[return-value]
+
+def border_extension(plane: np.ndarray, kernel: np.ndarray, noise_level: float) -> np.ndarray:
+    """A plane extended by :func:`border_pad` pixels per side, consistently with the blur.
+
+    The extension is :func:`napari_glra.classical.extend_observation` (a Wiener
+    estimate with a valid data term, re-blurred) with the prior weight
+    :func:`border_balance`; ``extended[p:-p, p:-p]`` is ``plane``.  Models with a
+    border channel were trained on image borders extended by this same function.
+    """
+    from .classical import extend_observation
+
+    p = border_pad(kernel.shape)
+    ext, crop = extend_observation(plane, kernel, border_balance(noise_level))
+    r0, c0 = crop[0].start - p, crop[1].start - p
+    h, w = plane.shape
+    return np.ascontiguousarray(ext[r0 : r0 + h + 2 * p, c0 : c0 + w + 2 * p], dtype=np.float32)
 
 
 def _restore_plane_iter(
@@ -139,34 +153,56 @@ def _restore_plane_iter(
     device: torch.device,
     tiles: list[tuple[slice, slice, slice, slice]],
     extend: tuple[np.ndarray, float] | None = None,
+    body_dtype: torch.dtype | None = None,
 ) -> Generator[int, None, np.ndarray]:
     """Restore one raw plane tile by tile; yields the tile index, returns the float32 result.
 
-    With ``extend=(kernel, balance)`` the plane is first extended beyond its border by
-    :func:`napari_glra.classical.extend_observation` (``tiles`` must then cover the
-    extended plane, see :func:`extended_shape`) and the result is cropped back.
+    With ``extend=(kernel, noise_level)`` the plane is first extended beyond its border
+    by :func:`border_extension` (``tiles`` must then cover the extended plane,
+    ``border_pad`` wider per side); the network is told which pixels are observed
+    and only the observed ones are restored.
     """
     _check_finite(raw)
-    plane = imap.forward(raw)
-    crop = (slice(None), slice(None))
-    if extend is not None:  # (kernel, balance): blur-consistent extension beyond the border
-        from .classical import extend_observation
-
-        ext, crop = extend_observation(plane, extend[0], extend[1])
-        plane = ext.astype(np.float32)
+    plane = imap.forward(raw).astype(np.float32, copy=False)
+    p, obs = 0, None
+    if extend is not None:  # blur-consistent extension beyond the border
+        p = border_pad(extend[0].shape)
+        plane = border_extension(plane, extend[0], extend[1])
+        obs = np.zeros(plane.shape, np.float32)
+        obs[p:-p, p:-p] = 1.0
     if len(tiles) == 1:
-        out = restore_batch(model, plane[None], M, device)[0]
+        out = restore_batch(
+            model,
+            plane[None],
+            M,
+            device,
+            context=p,
+            observed=None if obs is None else obs[None],
+            body_dtype=body_dtype,
+        )[0]
         yield 0
-        return imap.inverse(np.ascontiguousarray(out[crop]))
+        return imap.inverse(out)
     out = np.empty(plane.shape, np.float32)
-    h, w = plane.shape
     for t, (rows, cols, crop_r, crop_c) in enumerate(tiles):
-        res = restore_batch(model, np.ascontiguousarray(plane[rows, cols])[None], M, device)[0]
+        win = None if obs is None else np.ascontiguousarray(obs[rows, cols])[None]
+        hh, ww = rows.stop - rows.start, cols.stop - cols.start
+        # Only the tile's core is restored: the overlap is context for the network.
+        ctx = (crop_r.start, hh - crop_r.stop, crop_c.start, ww - crop_c.stop)
+        res = restore_batch(
+            model,
+            np.ascontiguousarray(plane[rows, cols])[None],
+            M,
+            device,
+            context=ctx,
+            observed=win,
+            body_dtype=body_dtype,
+        )[0]
         r0 = rows.start + crop_r.start
         c0 = cols.start + crop_c.start
-        out[r0 : r0 + crop_r.stop - crop_r.start, c0 : c0 + crop_c.stop - crop_c.start] = res[crop_r, crop_c]
+        out[r0 : r0 + res.shape[0], c0 : c0 + res.shape[1]] = res
         yield t
-    return imap.inverse(np.ascontiguousarray(out[crop]))
+    h, w = out.shape
+    return imap.inverse(np.ascontiguousarray(out[p : h - p, p : w - p]))
 
 
 def _drain(gen: Generator[Any, None, Any]) -> Any:
@@ -209,6 +245,7 @@ def deconvolve_iter(
     tile_size: int | None = None,
     output_dtype: Any = None,
     plane_indices: Sequence[Any] | None = None,
+    precision: str = "auto",
 ) -> Generator[tuple[float, str], None, DeconvResult]:
     """Deconvolve an image, yielding progress; the generator's return value is a :class:`DeconvResult`.
 
@@ -220,6 +257,8 @@ def deconvolve_iter(
         leading axis / flat indices) into the leading axes.  The result then
         stacks ``deconvolve(image[idx])`` for each index along a new first
         axis, and the intensity map and noise level come from those planes.
+    precision : {"auto", "float32", "bfloat16"}
+        See :func:`napari_glra.api.deconvolve`.
 
     Yields
     ------
@@ -249,6 +288,7 @@ def deconvolve_iter(
     sigma_given = None if noise_level is None else _check_noise_level(noise_level)
     mf = load_model(model)
     dev = resolve_device(device)
+    body_dtype = resolve_precision(precision, dev)
     k = prepare_kernel(kernel, mf, image_ndim=len(job.shape))
     h, w = job.plane_shape
     if k.shape[0] > h or k.shape[1] > w:
@@ -272,13 +312,15 @@ def deconvolve_iter(
     net_model = model_on_device(mf, dev)
     overlap = mf.net.pad_amount()
     core = tile if tile is not None else _auto_tile(mf, (h, w), memory_budget(dev))
-    extend = (k, border_balance(sigma))
-    tiles = plan_tiles(extended_shape((h, w), k.shape), core, overlap)
+    extend = (k, float(sigma))
+    bp = border_pad(k.shape)
+    tiles = plan_tiles((h + 2 * bp, w + 2 * bp), core, overlap)
     units = job.units()
     info: dict[str, Any] = {
         "noise_level": float(sigma),
         "noise_estimated": sigma_given is None,
         "device": str(dev),
+        "precision": "float32" if body_dtype is None else str(body_dtype).removeprefix("torch."),
         "model": mf.name,
         "model_version": mf.version,
         "model_path": str(mf.path) if mf.path else None,
@@ -295,7 +337,7 @@ def deconvolve_iter(
     }
 
     if job.is_dask:
-        data = _lazy_result(job, net_model, imap, M, dev, tiles, out_dtype, extend)
+        data = _lazy_result(job, net_model, imap, M, dev, tiles, out_dtype, extend, body_dtype)
         info["seconds"] = time.perf_counter() - t0
         yield 1.0, "built the lazy (dask) result; it is computed when read"
         return DeconvResult(data, info)
@@ -311,7 +353,7 @@ def deconvolve_iter(
         o_lead = (li,) if job.selected is not None else lead
         for c in job.channels:
             i += 1
-            gen = _restore_plane_iter(net_model, job.plane(lead, c), imap, M, dev, tiles, extend)
+            gen = _restore_plane_iter(net_model, job.plane(lead, c), imap, M, dev, tiles, extend, body_dtype)
             while True:
                 try:
                     t = next(gen)
@@ -337,6 +379,7 @@ def _lazy_result(
     tiles: list[tuple[slice, slice, slice, slice]],
     out_dtype: np.dtype,
     extend: tuple[np.ndarray, float] | None = None,
+    body_dtype: torch.dtype | None = None,
 ) -> Any:
     import dask.array as da
 
@@ -356,7 +399,9 @@ def _lazy_result(
                     out[sl] = x[sl]
                 else:
                     plane = np.asarray(x[sl])
-                    out[sl] = _drain(_restore_plane_iter(model, plane, imap, M, device, tiles, extend))
+                    out[sl] = _drain(
+                        _restore_plane_iter(model, plane, imap, M, device, tiles, extend, body_dtype)
+                    )
         return out
 
     res = src.map_blocks(block, dtype=np.float32)

@@ -45,6 +45,10 @@ def restore_batch(
     M: np.ndarray,
     device: str | torch.device = "cpu",
     linear_only: bool = False,
+    *,
+    context: int | tuple[int, int, int, int] = 0,
+    observed: np.ndarray | None = None,
+    body_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
     """Run the network on a batch of same-sized planes.
 
@@ -61,11 +65,19 @@ def restore_batch(
         Where to run.
     linear_only : bool
         Return the GLRA linear block's output instead of the network's.
+    context : int or tuple of 4 int
+        Pixels per side (or ``(top, bottom, left, right)``) of the planes that are
+        context only: the output is the centre without them.
+    observed : numpy.ndarray, optional
+        ``(B, H, W)`` mask, 1 on observed pixels and 0 on extended ones (for models
+        with a border channel; ignored by the others).
+    body_dtype : torch.dtype, optional
+        Autocast dtype of the artifact block (see :func:`napari_glra.devices.resolve_precision`).
 
     Returns
     -------
     numpy.ndarray
-        ``(B, H, W)`` float32 restorations.
+        ``(B, H - 2 context, W - 2 context)`` float32 restorations.
     """
     planes = np.asarray(planes, dtype=np.float32)
     B = planes.shape[0]
@@ -75,8 +87,16 @@ def restore_batch(
     if Mt.ndim == 3:
         Mt = Mt.expand(B, -1, -1, -1)
     y = torch.as_tensor(planes, device=device)[:, None]
+    obs = (
+        None
+        if observed is None
+        else torch.as_tensor(np.asarray(observed, np.float32), device=device)[:, None]
+    )
     with torch.inference_mode():
-        out = model.net.linear(y, Mt) if linear_only else model.net(y, Mt)
+        if linear_only:
+            out = model.net.linear(y, Mt, context=context)
+        else:
+            out = model.net(y, Mt, context=context, observed=obs, body_dtype=body_dtype)
     return out[:, 0].float().cpu().numpy()
 
 

@@ -52,6 +52,10 @@ class NetConfig:
     #: Learned 1x1 mixes of the ``m`` deconvolution channels (of the balance-1 ``M``);
     #: ``None``: ``width - len(balances)``.
     mix: int | None = None
+    #: One more artifact-block input channel: 1 on observed pixels, 0 beyond them (the
+    #: engine's border extension and the mirror padding), so that the network knows
+    #: where the image border is.
+    border_channel: bool = False
 
     @property
     def n_mix(self) -> int:
@@ -61,7 +65,7 @@ class NetConfig:
     @property
     def in_channels(self) -> int:
         """Channels entering the artifact block."""
-        return len(self.balances) + self.n_mix
+        return len(self.balances) + self.n_mix + int(self.border_channel)
 
     @property
     def base_index(self) -> int:
@@ -117,6 +121,16 @@ def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) ->
     h, w = x.shape[-2:]
     x = x.index_select(-2, idx(h, top, bottom).to(x.device))
     return x.index_select(-1, idx(w, left, right).to(x.device))
+
+
+def _context_sides(context: int | tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """``context`` as ``(top, bottom, left, right)`` pixels."""
+    if isinstance(context, (tuple, list)):
+        if len(context) != 4:
+            raise ValueError(f"context must be an int or (top, bottom, left, right), got {context!r}")
+        return tuple(int(v) for v in context)  # type: ignore[return-value]
+    c = int(context)
+    return c, c, c, c
 
 
 def _centred_fft_1d(f: torch.Tensor, n: int, real: bool) -> torch.Tensor:
@@ -209,7 +223,13 @@ class GLRANet(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def forward(
-        self, y: torch.Tensor, M: torch.Tensor, path: str = "fft", context: int = 0
+        self,
+        y: torch.Tensor,
+        M: torch.Tensor,
+        path: str = "fft",
+        context: int | tuple[int, int, int, int] = 0,
+        observed: torch.Tensor | None = None,
+        body_dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
         """Restore a batch of blurred images.
 
@@ -222,25 +242,43 @@ class GLRANet(nn.Module):
             of ``config.balances`` (``(B, m, m)`` is accepted when ``S = 1``).
         path : {"fft", "direct"}
             Exact Fourier evaluation (default) or spatial convolutions.
-        context : int
-            Pixels per side of ``y`` that are observed context only (training crops taken
-            with real surroundings): the output is the ``(H - 2 context, W - 2 context)``
-            centre.  Beyond the context, ``y`` is mirror-padded as usual.
+        context : int or tuple of 4 int
+            Pixels per side of ``y`` (or ``(top, bottom, left, right)``) that are observed
+            context only (training crops taken with real surroundings, tiles, the
+            engine's border extension): the output is the centre without them
+            (``(H - 2 context, W - 2 context)`` for an int).  Beyond the context, ``y``
+            is mirror-padded as usual.
+        observed : torch.Tensor, optional
+            ``(B, 1, H, W)`` mask, 1 where ``y`` is observed and 0 where it was
+            extended (used with ``config.border_channel``; default: all observed).
+        body_dtype : torch.dtype, optional
+            Run the artifact block under autocast to this dtype (e.g. ``torch.bfloat16``
+            on CPUs with native bf16); the linear block and the residual sum stay float32.
 
         Returns
         -------
         torch.Tensor
             ``(B, 1, H - 2 context, W - 2 context)`` restored images.
         """
-        feats = self.features(y, M, path=path, context=context)
-        out = self.body(feats)
+        feats = self.features(y, M, path=path, context=context, observed=observed)
+        if body_dtype is None or body_dtype == feats.dtype:
+            out = self.body(feats.contiguous(memory_format=torch.channels_last))
+        else:
+            with torch.autocast(feats.device.type, dtype=body_dtype):
+                out = self.body(feats.contiguous(memory_format=torch.channels_last))
+            out = out.to(feats.dtype)
+        out = out.contiguous()
         if self.config.residual:
             r, i = self.config.margin, self.config.base_index
             out = out + feats[:, i : i + 1, r : -r or None, r : -r or None]
         return out
 
     def linear(
-        self, y: torch.Tensor, M: torch.Tensor, path: str = "fft", context: int = 0
+        self,
+        y: torch.Tensor,
+        M: torch.Tensor,
+        path: str = "fft",
+        context: int | tuple[int, int, int, int] = 0,
     ) -> torch.Tensor:
         """Output of the deconvolution block alone, ``(L M Rᵀ) * y`` (``context`` as in forward)."""
         i = self.config.base_index
@@ -262,13 +300,15 @@ class GLRANet(nn.Module):
         path: str = "fft",
         margin: int | None = None,
         mixed: bool = True,
-        context: int = 0,
+        context: int | tuple[int, int, int, int] = 0,
+        observed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Linear estimates and mixed deconvolution channels, ``margin`` px wider per side.
 
-        Returns a ``(B, S + n_mix, h + 2 margin, w + 2 margin)`` tensor, with
-        ``h, w = H - 2 context, W - 2 context``: the ``S`` linear GLRA estimates (one per
-        balance) then the mixes (only the estimates if ``mixed`` is false).
+        Returns a ``(B, S + n_mix [+ 1], h + 2 margin, w + 2 margin)`` tensor, with
+        ``h, w`` the size of ``y`` without its ``context``: the ``S`` linear GLRA estimates (one per
+        balance) then the mixes (only the estimates if ``mixed`` is false), then with
+        ``config.border_channel`` the observed mask (``observed``, zero beyond ``y``).
         """
         c = self.config
         if y.ndim != 4 or y.shape[1] != 1:
@@ -276,21 +316,36 @@ class GLRANet(nn.Module):
         M = self._check_M(y, M)
         r = c.margin if margin is None else margin
         _, _, Hy, Wy = y.shape
-        ctx = int(context)
-        H, W = Hy - 2 * ctx, Wy - 2 * ctx
-        if ctx < 0 or H < 1 or W < 1:
+        ct, cb, cl, cr = _context_sides(context)
+        H, W = Hy - ct - cb, Wy - cl - cr
+        if min(ct, cb, cl, cr) < 0 or H < 1 or W < 1:
             raise ValueError(f"context must be >= 0 and leave pixels of y {tuple(y.shape)}, got {context}")
         p, nh, nw = self._grid(H, W)
-        e = max(0, p - ctx)  # mirror padding still needed beyond the context
-        if ctx > p:  # more context than the blocks can see: drop the excess
-            y = y[..., ctx - p : Hy - ctx + p, ctx - p : Wy - ctx + p]
-        yp = mirror_pad(y, e, nh - e - y.shape[-2], e, nw - e - y.shape[-1])
+        # Context beyond what the blocks can see is dropped; mirror padding fills the rest.
+        trim = (
+            slice(None),
+            slice(None),
+            slice(max(0, ct - p), Hy - max(0, cb - p)),
+            slice(max(0, cl - p), Wy - max(0, cr - p)),
+        )
+        et, el = max(0, p - ct), max(0, p - cl)
+        y = y[trim]
+        yp = mirror_pad(y, et, nh - et - y.shape[-2], el, nw - el - y.shape[-1])
         if path == "fft":
             feats = self._fourier_block(yp, M, mixed)
         elif path == "direct":
             feats = self._direct_block(yp, M, mixed)
         else:
             raise ValueError(f"path must be 'fft' or 'direct', got {path!r}")
+        if mixed and c.border_channel:
+            obs = y.new_ones((y.shape[0], 1, Hy, Wy)) if observed is None else observed.to(y.dtype)
+            if tuple(obs.shape) != (y.shape[0], 1, Hy, Wy):
+                raise ValueError(
+                    f"observed must have shape {(y.shape[0], 1, Hy, Wy)}, got {tuple(obs.shape)}"
+                )
+            obs = obs[trim]
+            obs = F.pad(obs, (el, nw - el - obs.shape[-1], et, nh - et - obs.shape[-2]))
+            feats = torch.cat([feats, obs], 1)
         return feats[..., p - r : p + H + r, p - r : p + W + r]
 
     def _fourier_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
@@ -358,5 +413,5 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),
         "artifact_block": float(rest),
-        "fourier": float(c.in_channels * c.m),
+        "fourier": float((len(c.balances) + c.n_mix) * c.m),
     }

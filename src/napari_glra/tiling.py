@@ -28,10 +28,10 @@ MIN_TILE = 64
 def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     """Estimated peak bytes of one network call on a ``shape`` plane.
 
-    The Fourier block holds ``width`` spectra and images on the padded FFT grid,
-    the artifact block a few ``width``-channel activations.  Calibrated on the
-    CPU (d=151, m=50, width=16: measured 134 MB at 512², 384 MB at 1024²; this
-    estimate is 10-30 % above).
+    The Fourier block holds one spectrum and one image per artifact-block input
+    channel on the padded FFT grid, the artifact block a few ``width``-channel
+    activations.  Calibrated on the CPU (d=151, m=50, width=16: measured 134 MB at
+    512², 384 MB at 1024²; this estimate is 10-30 % above).
     """
     from .network import _next_fast_len
 
@@ -42,7 +42,8 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     feat = (h + 2 * c.margin) * (w + 2 * c.margin)
     # rfft spectra (complex64, half grid) + irfft output + the cropped copy, per channel;
     # then ~3 live activations of `width` channels in the artifact block.
-    return float(c.width * (4 * grid + 4 * grid + 4 * feat) + 3 * 4 * c.width * feat + 16 * grid)
+    n_in = c.in_channels
+    return float(n_in * (4 * grid + 4 * grid + 4 * feat) + 3 * 4 * c.width * feat + 16 * grid)
 
 
 def _auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int | None:

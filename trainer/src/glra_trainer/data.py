@@ -99,6 +99,8 @@ class Sample:
     family: str
     noise: float  # the standard deviation M was computed with (effective one for Poisson-Gaussian)
     peak: float | None = None  # photons at intensity 1 (Poisson-Gaussian), None for Gaussian noise
+    #: Border samples: 1 where ``y`` is observed, 0 where the engine's extension replaced it.
+    observed: np.ndarray | None = None
 
 
 class Degrader:
@@ -142,6 +144,10 @@ class Degrader:
     family_weights : sequence of float, optional
         Relative frequency of each of ``families`` in training batches (normalised;
         ``None``: uniform).  Validation sets are unaffected (``per_family`` each).
+    p_border : float
+        Probability that a sample sits at an image border (:meth:`cut_border`): the
+        observation stops at 1-4 sides inside the crop and is extended beyond there
+        exactly as the engine extends images (:func:`napari_glra.engine.border_extension`).
     """
 
     def __init__(
@@ -163,6 +169,7 @@ class Degrader:
         fluorescence: dict | None = None,
         gain_range: tuple[float, float] = (1.0, 1.0),
         family_weights: tuple[float, ...] | None = None,
+        p_border: float = 0.0,
     ) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown image source {source!r}; choose one of {SOURCES}")
@@ -197,6 +204,9 @@ class Degrader:
         self.read_range = (float(read_range[0]), float(read_range[1]))
         self.fluorescence = dict(fluorescence or {})
         self.gain_range = (float(gain_range[0]), float(gain_range[1]))
+        if not 0 <= p_border <= 1:
+            raise ValueError(f"p_border must be a probability in [0, 1], got {p_border!r}")
+        self.p_border = float(p_border)
 
     @property
     def patch_size(self) -> int:
@@ -259,9 +269,58 @@ class Degrader:
         c = self.context
         if c:
             x = x[c:-c, c:-c]
+        observed = None
+        if self.p_border and rng.random() < self.p_border:
+            y, observed = self.cut_border(y, k, sigma, rng)
         return Sample(
-            y.astype(np.float32), x.astype(np.float32), M.astype(np.float32), family, float(sigma), peak
+            y.astype(np.float32),
+            x.astype(np.float32),
+            M.astype(np.float32),
+            family,
+            float(sigma),
+            peak,
+            observed,
         )
+
+    def cut_border(
+        self, y: np.ndarray, k: np.ndarray, sigma: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Turn an observed window into one at an image border, as the engine sees it.
+
+        Each side is cut with probability 1/2 (at least one side), at a random depth
+        of 0 to a third of the crop inside the output crop.  The kept rectangle is extended by
+        :func:`napari_glra.engine.border_extension` (``border_pad`` pixels per cut side,
+        the engine's extension), then mirrored beyond, as the network pads a plane.
+
+        Returns
+        -------
+        y : numpy.ndarray
+            The new window (same shape).
+        observed : numpy.ndarray
+            1 on the kept rectangle, 0 elsewhere (float32).
+        """
+        from napari_glra.engine import border_extension, border_pad
+
+        n = y.shape[0]
+        c, deepest = self.context, self.crop // 3
+        cut = rng.random(4) < 0.5
+        if not cut.any():
+            cut[int(rng.integers(4))] = True
+        depth = [c + int(rng.integers(deepest + 1)) if cut[i] else 0 for i in range(4)]
+        a0, a1, b0, b1 = depth[0], n - depth[1], depth[2], n - depth[3]
+        p = border_pad(k.shape)
+        ext = border_extension(np.ascontiguousarray(y[a0:a1, b0:b1]), k, sigma)
+        # Window coordinates of ext: [a0 - p, a1 + p) x [b0 - p, b1 + p); mirror it to cover
+        # the window, then cut the window out.
+        lo_r, lo_c = a0 - p, b0 - p
+        pads = ((max(0, lo_r), max(0, n - (a1 + p))), (max(0, lo_c), max(0, n - (b1 + p))))
+        full = np.pad(ext, pads, mode="symmetric")
+        r0, c0 = max(0, -lo_r), max(0, -lo_c)
+        out = full[r0 : r0 + n, c0 : c0 + n].copy()
+        observed = np.zeros((n, n), np.float32)
+        observed[a0:a1, b0:b1] = 1.0
+        out[a0:a1, b0:b1] = y[a0:a1, b0:b1]
+        return out.astype(np.float32), observed
 
     def random_noise(self, rng: np.random.Generator) -> tuple[float, float | None]:
         """``(noise, peak)`` for :meth:`make`: a Gaussian std, or a read-noise std and a peak photon count."""
@@ -276,6 +335,12 @@ class Degrader:
         self, images: list[np.ndarray] | None, size: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A training batch ``(y, x, M)``: (B,1,N+2c,N+2c), (B,1,N,N), (B,S,m,m) (``c`` = context)."""
+        return self.batch_observed(images, size, rng)[:3]
+
+    def batch_observed(
+        self, images: list[np.ndarray] | None, size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`batch` plus the ``(B,1,N+2c,N+2c)`` observed masks (all ones but for border samples)."""
         samples = []
         for _ in range(size):
             sharp = self.random_patch(images, rng)
@@ -288,7 +353,8 @@ class Degrader:
         y = np.stack([s.y for s in samples])[:, None]
         x = np.stack([s.x for s in samples])[:, None]
         M = np.stack([s.M for s in samples])
-        return y, x, M
+        obs = np.stack([np.ones_like(s.y) if s.observed is None else s.observed for s in samples])[:, None]
+        return y, x, M, obs
 
 
 def validation_set(
