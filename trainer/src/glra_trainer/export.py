@@ -59,6 +59,8 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "read_range": cfg.get("read_range"),
         "families": cfg.get("families"),
         "family_weights": cfg.get("family_weights"),
+        "amp": cfg.get("amp"),
+        "p_border": cfg.get("p_border") or 0.0,
         "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
         "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
@@ -224,6 +226,13 @@ def model_card(
         )
     if c.get("family_weights") and not any("family_weights" in p["changed"] for p in c.get("phases", [])):
         lines.append(f"- Families drawn with relative frequencies {c['family_weights']}.")
+    if c.get("amp"):
+        lines.append(f"- Artifact block trained under {c['amp']} autocast (`amp`).")
+    if c.get("p_border"):
+        lines.append(
+            f"- {100 * c['p_border']:g} % of the samples at an image border, extended as the engine "
+            "does; loss on observed pixels only (`p_border`)."
+        )
     lines += [_phase_text(p) for p in c.get("phases", [])]
     lines += [
         "",
