@@ -61,6 +61,7 @@ def test_construction(widget, tiny_model_dir):
         "noise_level",
         "model",
         "device",
+        "precision",
         "tile_size",
         "apply_to",
         "replace_previous",
@@ -130,6 +131,7 @@ def test_run_adds_layer_and_keeps_inputs(qtbot, widget, viewer):
     assert meta["kernel_layer"] == "kernel gaussian σ=1.5" and meta["image_layer"] == "blurred"
     assert 0 < meta["noise_level"] < 0.1 and meta["noise_estimated"] is True
     assert meta["device"] == "cpu" and meta["time_s"] > 0 and meta["date"]
+    assert meta["precision"] in ("float32", "bfloat16")  # what "auto" ran here
     # inputs untouched, byte for byte
     assert image.data.tobytes() == img_before.tobytes() and kernel.data.tobytes() == k_before.tobytes()
     assert image.name == "blurred" and kernel.name == "kernel gaussian σ=1.5"
@@ -140,6 +142,15 @@ def test_run_adds_layer_and_keeps_inputs(qtbot, widget, viewer):
         img_before, k_before, noise_level=meta["noise_level"], model=widget.model.value, device="cpu"
     )
     np.testing.assert_allclose(out.data, ref, atol=1e-5)
+
+
+def test_precision_choice_reaches_the_engine(qtbot, widget, viewer):
+    _add_pair(viewer)
+    widget.precision.value = "float32"
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert widget.last_error is None, widget.last_error
+    assert viewer.layers[-1].metadata["precision"] == "float32"
 
 
 def test_explicit_noise_and_replace_previous(qtbot, widget, viewer):

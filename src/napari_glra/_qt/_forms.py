@@ -65,6 +65,14 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
         ),
         PushButton(name="browse_model", text="Model from folder…"),
         ComboBox(name="device", label="device", choices=_run.available_devices(), value="auto"),
+        ComboBox(
+            name="precision",
+            label="precision",
+            choices=["auto", "float32", "bfloat16"],
+            value="auto",
+            tooltip="Arithmetic of the network's artifact block: 'auto' is bfloat16 on CPUs with native "
+            "bfloat16 (about 3x faster, -0.003 dB), float32 elsewhere",
+        ),
         special_spin(
             "auto",
             0,

@@ -186,6 +186,7 @@ def output_metadata(
         "noise_level": None if noise is None else float(noise),
         "noise_estimated": options["noise_level"] is None,
         "device": str(info.get("device", options["device"])),
+        "precision": info.get("precision", options.get("precision", "auto")),
         "tile_size": options["tile_size"],
         "apply_to": "current plane" if plane is not None else "whole stack",
         "plane_index": plane,

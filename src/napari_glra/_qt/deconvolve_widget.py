@@ -176,6 +176,7 @@ class DeconvolveWidget(Container):
             "noise_level": self.noise_fraction(),
             "model": self.model.value,
             "device": self.device.value,
+            "precision": self.precision.value,
             "tile_size": int(round(self.tile_size.value)) or None,
             "channel_axis": -1 if getattr(image, "rgb", False) else None,
         }
