@@ -195,13 +195,18 @@ def test_balanced_coefficients_follow_the_regularisation(small_basis):
     assert norms[0] > norms[1] > norms[2]
 
 
+def _context_case(small_basis, extra_h, extra_w, seed):
+    """A float64 network, its pad amount ``p`` and inputs ``extra`` pixels larger than ``2 p``."""
+    net = _net(small_basis).double()
+    p = net.pad_amount()
+    y, M = _inputs(H=2 * p + extra_h, W=2 * p + extra_w, seed=seed)
+    return net, p, y.double(), M.double()
+
+
 def test_context_crops_to_the_centre_and_matches_a_full_forward(small_basis):
     """With ``context >= pad_amount`` the centre sees only observed pixels: it equals the
     centre of a forward pass over the whole input; smaller contexts keep the output size."""
-    net = _net(small_basis).double()
-    p = net.pad_amount()
-    y, M = _inputs(H=2 * p + 20, W=2 * p + 13, seed=3)
-    y, M = y.double(), M.double()
+    net, p, y, M = _context_case(small_basis, 20, 13, seed=3)
     with torch.no_grad():
         full = net(y, M)
         for c in (p, p + 4):
@@ -218,10 +223,7 @@ def test_context_crops_to_the_centre_and_matches_a_full_forward(small_basis):
 
 def test_asymmetric_context_equals_the_cropped_full_forward(small_basis):
     """``context=(top, bottom, left, right)``: the engine's tiles restore only their core."""
-    net = _net(small_basis).double()
-    p = net.pad_amount()
-    y, M = _inputs(H=2 * p + 30, W=2 * p + 21, seed=4)
-    y, M = y.double(), M.double()
+    net, p, y, M = _context_case(small_basis, 30, 21, seed=4)
     with torch.no_grad():
         full = net(y, M)
         for ctx in ((p, p + 3, p + 1, p), (0, p + 2, 3, 0)):

@@ -22,6 +22,7 @@ correction (``residual=True``).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -261,13 +262,10 @@ class GLRANet(nn.Module):
             ``(B, 1, H - 2 context, W - 2 context)`` restored images.
         """
         feats = self.features(y, M, path=path, context=context, observed=observed)
-        if body_dtype is None or body_dtype == feats.dtype:
+        lower = body_dtype is not None and body_dtype != feats.dtype
+        with torch.autocast(feats.device.type, dtype=body_dtype) if lower else nullcontext():
             out = self.body(feats.contiguous(memory_format=torch.channels_last))
-        else:
-            with torch.autocast(feats.device.type, dtype=body_dtype):
-                out = self.body(feats.contiguous(memory_format=torch.channels_last))
-            out = out.to(feats.dtype)
-        out = out.contiguous()
+        out = out.to(feats.dtype).contiguous()
         if self.config.residual:
             r, i = self.config.margin, self.config.base_index
             out = out + feats[:, i : i + 1, r : -r or None, r : -r or None]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, ProgressBar, PushButton, Widget
 
+from ..devices import PRECISIONS
 from . import _layers, _run
 from ._pickers import LayerCombo
 
@@ -68,7 +69,7 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
         ComboBox(
             name="precision",
             label="precision",
-            choices=["auto", "float32", "bfloat16"],
+            choices=list(PRECISIONS),
             value="auto",
             tooltip="Arithmetic of the network's artifact block: 'auto' is bfloat16 on CPUs with native "
             "bfloat16 (about 3x faster, -0.003 dB), float32 elsewhere",

@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 CKPT = "checkpoint.pt"
+#: Values of the ``amp`` option and the autocast dtype of each.
+AMP_DTYPES: dict[str | None, torch.dtype | None] = {None: None, "bfloat16": torch.bfloat16}
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -163,7 +165,8 @@ def init_from_model(net: GLRANet, source: str | Path) -> str:
     new_cfg = net.config.to_dict()
     if old_cfg is not None:
         diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k])
-        if diff and diff != ["border_channel"] or (diff and not new_cfg["border_channel"]):
+        # Only adding a border channel is allowed (its weights start at zero below).
+        if diff and (diff != ["border_channel"] or not new_cfg["border_channel"]):
             raise ValueError(f"init_from: network config of {source} differs in {diff}")
     first = state.get("body.0.weight")
     added = ""
@@ -310,6 +313,10 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         "noise_model": cfg["noise_model"],
         "fluorescence": cfg.get("fluorescence") or {},
     }
+    if cfg.get("amp") not in AMP_DTYPES:
+        raise ValueError(f"amp must be null or 'bfloat16', got {cfg.get('amp')!r}")
+    amp = AMP_DTYPES[cfg.get("amp")]
+    p_border = float(cfg.get("p_border") or 0.0)
     degr = Degrader(
         basis,
         noise_range=(cfg["noise_min"], cfg["noise_max"]),
@@ -319,35 +326,22 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         read_range=tuple(cfg["read_range"]),
         gain_range=tuple(cfg["gain_range"]),
         family_weights=cfg.get("family_weights"),
-        p_border=float(cfg.get("p_border") or 0.0),
+        p_border=p_border,
         **common,
     )
     ctx = int(cfg["context"])
     pg = cfg["noise_model"] == "poisson_gaussian"
-    val = validation_set(
-        Degrader(basis, source=val_source, **common),
-        val_imgs,
-        cfg["val_per_family"],
-        cfg["val_read"] / cfg["val_peak"] if pg else cfg["val_noise"],
-        1234,
-        peak=cfg["val_peak"] if pg else None,
-    )
-    p_border = float(cfg.get("p_border") or 0.0)
-    val_border = (
-        validation_set(
-            Degrader(basis, source=val_source, p_border=1.0, **common),
-            val_imgs,
-            cfg["val_per_family"],
-            cfg["val_read"] / cfg["val_peak"] if pg else cfg["val_noise"],
-            4321,
-            peak=cfg["val_peak"] if pg else None,
+    val_noise = cfg["val_read"] / cfg["val_peak"] if pg else cfg["val_noise"]
+
+    def val_set(p: float, seed: int) -> list:
+        """Fixed validation samples (``p``: fraction at an image border)."""
+        d = Degrader(basis, source=val_source, p_border=p, **common)
+        return validation_set(
+            d, val_imgs, cfg["val_per_family"], val_noise, seed, peak=cfg["val_peak"] if pg else None
         )
-        if p_border > 0
-        else []
-    )
-    amp = {None: None, "bfloat16": torch.bfloat16}.get(cfg.get("amp"), "bad")
-    if amp == "bad":
-        raise ValueError(f"amp must be null or 'bfloat16', got {cfg.get('amp')!r}")
+
+    val = val_set(0.0, 1234)
+    val_border = val_set(1.0, 4321) if p_border > 0 else []
     macs = macs_per_pixel(net_cfg)
     log(
         f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
