@@ -62,12 +62,17 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "amp": cfg.get("amp"),
         "p_border": cfg.get("p_border") or 0.0,
         "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
+        "init_keep_basis": bool(cfg.get("init_keep_basis")),
         "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
-        "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-        if cfg.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
-        else str(cfg.get("device")),
-        "torch": torch.__version__,
+        # recorded by fit since it records them; earlier runs: this machine's
+        "hardware": cfg.get("hardware")
+        or (
+            f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+            if cfg.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
+            else str(cfg.get("device"))
+        ),
+        "torch": cfg.get("torch") or torch.__version__,
     }
 
 
@@ -219,7 +224,11 @@ def model_card(
         f"- {c['steps']:,} steps of batch {c['batch']} (L1 loss, Adam, cosine schedule), "
         f"{c['seconds'] / 3600:.2f} h on {c['hardware']} (torch {c['torch']}).",
     ]
-    if c.get("init_from"):
+    if c.get("init_from") and c.get("init_keep_basis"):
+        lines.append(
+            f"- Initialised from {c['init_from']}: every weight copied (`init_from`, `init_keep_basis`)."
+        )
+    elif c.get("init_from"):
         lines.append(
             f"- Initialised from {c['init_from']}: artifact block copied, 1×1 mix carried over to this "
             "basis (`init_from`)."

@@ -17,7 +17,8 @@ from napari_glra.kernels import FAMILIES
 from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
 from .data import Degrader, load_images, validation_set
-from .device import pick_device
+from .device import describe_hardware, pick_device
+from .loader import BatchStream
 
 DEFAULTS: dict[str, Any] = {
     "basis": "trainer/runs/default/basis.safetensors",
@@ -66,12 +67,18 @@ DEFAULTS: dict[str, Any] = {
     # the same network config: every weight is copied except the basis filters L, R (taken
     # from this run's basis) and the 1x1 mix, which is carried over to the new basis.
     "init_from": None,
+    # With init_from: also copy its trained basis filters L, R (same d, m) instead of this
+    # run's basis file, so training continues from exactly the source model's function.
+    "init_keep_basis": False,
     # Probability that a training sample sits at an image border (data.Degrader.cut_border);
     # the loss then counts observed pixels only.  Use with network.border_channel = true.
     "p_border": 0.0,
     # Autocast dtype of the artifact block during training: None (float32) or "bfloat16"
     # (about 2.5x faster on CPUs with native bf16; what the engine runs there by default).
     "amp": None,
+    # Processes that make the training batches (see glra_trainer.loader): 0 draws them in
+    # this process from one sequential generator; >= 1 draws batch s from rng(seed, s).
+    "workers": 0,
     "network": {},
 }
 
@@ -109,7 +116,7 @@ def write_run_config(path: Path, record: dict[str, Any], step: int) -> None:
         phases = list(old.get("phases", []))
         if old.get("init_model") and not record.get("init_model"):  # a resumed run is not re-initialised
             record = {**record, "init_model": old["init_model"]}
-        ignore = {"phases", "threads", "device"}
+        ignore = {"phases", "threads", "device", "hardware", "torch"}
         keys = sorted((set(old) | set(record)) - ignore)
         # keys a run recorded before they existed had their default value
         changed = {k: record.get(k) for k in keys if old.get(k, DEFAULTS.get(k)) != record.get(k)}
@@ -130,7 +137,7 @@ def describe_init(path: str | None) -> str | None:
     return f"`{path}`"
 
 
-def init_from_model(net: GLRANet, source: str | Path) -> str:
+def init_from_model(net: GLRANet, source: str | Path, keep_basis: bool = False) -> str:
     """Copy a trained model's weights into ``net`` (same network config, any basis).
 
     The artifact block is copied as it is.  ``L`` and ``R`` stay those of ``net`` (its own
@@ -145,6 +152,8 @@ def init_from_model(net: GLRANet, source: str | Path) -> str:
     source : str or pathlib.Path
         An exported model directory (``weights.safetensors`` + ``config.json``) or a
         training checkpoint (``checkpoint.pt``).
+    keep_basis : bool
+        Copy the source's ``L`` and ``R`` as well (every weight: the same function).
 
     Returns
     -------
@@ -174,6 +183,12 @@ def init_from_model(net: GLRANet, source: str | Path) -> str:
         # A model without the border channel: its weights start at zero (same function).
         state = {**state, "body.0.weight": torch.cat([first, first.new_zeros(first[:, :1].shape)], 1)}
         added = "; border channel added with zero weights"
+    if keep_basis:
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"init_from: {source} does not match this network: {err}") from None
+        return f"initialised from {source} (every weight, its basis filters too{added})"
     R_old, R_new = state["R"].double(), net.R.detach().double()
     P = R_new.T @ R_old  # (m, m): new basis vectors in the old coordinates
     mix = torch.einsum("ij,nj,ij->ni", P, state["mix"].double(), P).float()
@@ -252,7 +267,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         seed=cfg["seed"],
     ).to(device)
     if cfg.get("init_from") and not (resume and (out / CKPT).is_file()):
-        log(init_from_model(net, cfg["init_from"]))
+        log(init_from_model(net, cfg["init_from"], keep_basis=bool(cfg.get("init_keep_basis"))))
         cfg = {**cfg, "init_model": describe_init(cfg["init_from"])}  # what it was at the time
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
@@ -347,7 +362,13 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
         f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}"
     )
-    write_run_config(out / "run_config.json", {**cfg, "network": net_cfg.to_dict()}, step if resume else 0)
+    record = {
+        **cfg,
+        "network": net_cfg.to_dict(),
+        "hardware": describe_hardware(device, int(cfg.get("workers") or 0)),
+        "torch": torch.__version__,
+    }
+    write_run_config(out / "run_config.json", record, step if resume else 0)
 
     log_path = out / "log.csv"
     fams = list(degr.families)
@@ -367,6 +388,22 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
 
     from tqdm import tqdm
 
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    workers = int(cfg.get("workers") or 0)
+    stream = (  # batches made by worker processes (workers >= 1), else below in this process
+        BatchStream(
+            degr,
+            train_dir if images is not None else None,
+            cfg.get("max_train_images"),
+            cfg["batch"],
+            cfg["seed"],
+            workers,
+            start=step,
+        )
+        if workers > 0
+        else None
+    )
     t_start = time.time() - elapsed
     deadline = t_start + 60 * cfg["max_minutes"] if cfg.get("max_minutes") else None
     losses: list[float] = []
@@ -376,15 +413,13 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         lr = _lr_at(step, cfg, time.time() - t_start)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
+        arrays = next(stream) if stream is not None else degr.batch_observed(images, cfg["batch"], rng)
+        y, x, M, obs = (torch.as_tensor(a, device=device) for a in arrays)
         if p_border > 0:
-            y, x, M, obs = (
-                torch.as_tensor(a, device=device) for a in degr.batch_observed(images, cfg["batch"], rng)
-            )
             keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
             err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x).abs() * keep
             loss = err.sum() / keep.sum()
         else:
-            y, x, M = (torch.as_tensor(a, device=device) for a in degr.batch(images, cfg["batch"], rng))
             loss = (net(y, M, context=ctx, body_dtype=amp) - x).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -425,6 +460,8 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
             break
     bar.close()
     logf.close()
+    if stream is not None:
+        stream.close()  # (on an exception the daemonic workers end with this process)
     return out
 
 
