@@ -38,6 +38,16 @@ def _phase_text(phase: dict[str, Any]) -> str:
     return f"- Continued from step {phase['from_step']:,} with " + ", ".join(parts) + "."
 
 
+def _source_training(path: str | None) -> dict[str, Any] | None:
+    """How an ``init_from`` model directory was trained (its config's metadata), if it says."""
+    conf = Path(path) / "config.json" if path else None
+    if conf is None or not conf.is_file():
+        return None
+    t = json.loads(conf.read_text()).get("training") or {}
+    keys = ("steps", "batch", "seconds", "hardware", "init_from")
+    return {k: t.get(k) for k in keys} if t.get("steps") else None
+
+
 def _training_summary(run: Path) -> dict[str, Any]:
     cfg = json.loads((run / "run_config.json").read_text())
     rows = list(csv.DictReader(open(run / "log.csv"))) if (run / "log.csv").is_file() else []
@@ -63,6 +73,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "p_border": cfg.get("p_border") or 0.0,
         "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
         "init_keep_basis": bool(cfg.get("init_keep_basis")),
+        "init_training": _source_training(cfg.get("init_from")),
         "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
         # recorded by fit since it records them; earlier runs: this machine's
@@ -233,6 +244,14 @@ def model_card(
             f"- Initialised from {c['init_from']}: artifact block copied, 1×1 mix carried over to this "
             "basis (`init_from`)."
         )
+    src = c.get("init_training")
+    if c.get("init_from") and src:
+        lines.append(
+            f"- That model: {src['steps']:,} steps of batch {src['batch']}, "
+            f"{src['seconds'] / 3600:.2f} h on {src['hardware']}"
+            + (f"; itself initialised from {src['init_from']}." if src.get("init_from") else ".")
+        )
+
     if c.get("family_weights") and not any("family_weights" in p["changed"] for p in c.get("phases", [])):
         lines.append(f"- Families drawn with relative frequencies {c['family_weights']}.")
     if c.get("amp"):
