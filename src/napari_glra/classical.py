@@ -600,6 +600,37 @@ def tv_deconv(
 # --------------------------------------------------------------------------- border extension
 
 
+def _reblur_admm(g: _Grid, b: float, iterations: int, mu: float) -> np.ndarray:
+    """``k∗x`` of :func:`_valid_admm` for one balance, each iteration one real filter.
+
+    There ``X = conj(K) F(v − u) / (|K|² + (b/μ) P)`` and ``k∗x = F⁻¹(K X)``, so
+    ``k∗x = F⁻¹(H F(v − u))`` with the real ``H = |K|² / (|K|² + (b/μ) P)``: the same
+    iterates, with one real product per frequency instead of two complex products
+    and a complex division, and in-place updates.
+    """
+    H = (g.K2 / (g.K2 + (b / mu) * g.P)).astype(g.dtype)
+    M = g.mask
+    My = M * g.yp
+    inv = (1.0 / (M + mu)).astype(g.dtype)
+    v = g.blur(g.yp).astype(g.dtype, copy=False)
+    u = np.zeros_like(v)
+    w = np.empty_like(v)
+    Kx = v
+    for _ in range(iterations):
+        np.subtract(v, u, out=w)
+        F = g.rfft(w)
+        F *= H
+        Kx = g.irfft(F)
+        np.add(Kx, u, out=w)  # v = (M y + μ (k∗x + u)) / (M + μ)
+        w *= mu
+        w += My
+        w *= inv
+        v, w = w, v
+        u += Kx
+        u -= v
+    return Kx
+
+
 def extend_observation(
     y: np.ndarray, k: np.ndarray, balance: float, iterations: int = WIENER_VALID_ITERATIONS
 ) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -636,11 +667,5 @@ def extend_observation(
     b = _positive(balance, "balance")
     g = _Grid(y, k, np.float32)
     # The ADMM of wiener(boundary="valid"), keeping the re-blurred estimate on the whole grid.
-    _, Kx = _valid_admm(
-        g,
-        np.array([b], np.float32)[:, None, None],
-        g.P[None],
-        _positive_int(iterations, "iterations"),
-        np.float32(VALID_MU),
-    )
-    return np.where(g.mask > 0, g.yp, Kx[0]), g.crop
+    Kx = _reblur_admm(g, b, _positive_int(iterations, "iterations"), np.float32(VALID_MU))
+    return np.where(g.mask > 0, g.yp, Kx), g.crop
