@@ -1,7 +1,7 @@
 #!/bin/bash
 # How the v3 run was made on a lent GPU machine: the repository with the BSDS500 images carried
 # in .devdata/ (git-ignored, linked as ../shared/data/bsds500 there), results written to $OUT.
-# One device call: environment check, a 300-step probe of the v3 recipe (same code path), then
+# One device call: environment check, a 400-step probe of the v3 recipe (same code path), then
 # the v3 run with as many steps as fit in TRAIN_S seconds at the probe's speed.
 set -euo pipefail
 TRAIN_S=${TRAIN_S:-450}
