@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glra_trainer.data import load_images
 from napari_glra.api import deconvolve, load_model
 from napari_glra.classical import tv_deconv
 from napari_glra.degrade import degrade
@@ -141,14 +142,6 @@ def crop_protocol(
     return out
 
 
-def load_test_images(folder: Path, n: int | None) -> list[np.ndarray]:
-    from skimage import io
-    from skimage.color import rgb2gray
-
-    files = sorted(folder.glob("*.jpg"))[:n]
-    return [rgb2gray(io.imread(f)).astype(np.float32) for f in files]
-
-
 def table(res: dict) -> str:
     lines = [
         "| kernel | protocol | napari-glra band / interior (dB) | band − interior "
@@ -183,7 +176,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "data" / "border_band.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    images = load_test_images(args.data, args.images)
+    images = load_images(args.data, args.images)
     tv = tv_lambdas()
     model = load_model(args.model)
     res = {

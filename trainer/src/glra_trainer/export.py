@@ -251,7 +251,6 @@ def model_card(
             f"{src['seconds'] / 3600:.2f} h on {src['hardware']}"
             + (f"; itself initialised from {src['init_from']}." if src.get("init_from") else ".")
         )
-
     if c.get("family_weights") and not any("family_weights" in p["changed"] for p in c.get("phases", [])):
         lines.append(f"- Families drawn with relative frequencies {c['family_weights']}.")
     if c.get("amp"):
