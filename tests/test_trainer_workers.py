@@ -15,7 +15,7 @@ from glra_trainer.data import Degrader  # noqa: E402
 from glra_trainer.fit import init_from_model  # noqa: E402
 from glra_trainer.loader import BatchStream, step_rng  # noqa: E402
 from napari_glra.model_io import load_model_dir  # noqa: E402
-from napari_glra.network import GLRANet  # noqa: E402
+from napari_glra.network import GLRANet, NetConfig  # noqa: E402
 
 
 def test_batches_depend_on_seed_and_step_only(small_basis):
@@ -68,3 +68,22 @@ def test_init_keep_basis_copies_every_weight(tiny_model_dir):
     assert "every weight" in init_from_model(net, tiny_model_dir, keep_basis=True)
     for k, v in old.net.state_dict().items():
         torch.testing.assert_close(net.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_init_linear_only_copies_the_deconvolution_block(tiny_model_dir):
+    """A new artifact block (here at half resolution) starts from a model's deconvolution block."""
+    old = load_model_dir(tiny_model_dir)
+    base = old.net.config
+    cfg = NetConfig.from_dict({**base.to_dict(), "scale": 2, "width": 6, "mix": base.n_mix})
+    rng = np.random.default_rng(3)
+    L = np.linalg.qr(rng.standard_normal(old.basis.L.shape))[0]
+    net = GLRANet(cfg, L, L.copy(), seed=5)
+    body = {k: v.clone() for k, v in net.state_dict().items() if k.startswith("body.")}
+    assert "artifact block fresh" in init_from_model(net, tiny_model_dir, linear_only=True)
+    for k in ("L", "R", "mix"):
+        torch.testing.assert_close(getattr(net, k).detach(), getattr(old.net, k).detach(), rtol=0, atol=0)
+    for k, v in body.items():
+        assert torch.equal(net.state_dict()[k], v)
+    other = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "m": 6}), seed=0)
+    with pytest.raises(ValueError, match="deconvolution block"):
+        init_from_model(other, tiny_model_dir, linear_only=True)

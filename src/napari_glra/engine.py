@@ -158,9 +158,9 @@ def _restore_plane_iter(
     """Restore one raw plane tile by tile; yields the tile index, returns the float32 result.
 
     With ``extend=(kernel, noise_level)`` the plane is first extended beyond its border
-    by :func:`border_extension` (``tiles`` must then cover the extended plane,
-    ``border_pad`` wider per side); the network is told which pixels are observed
-    and only the observed ones are restored.
+    by :func:`border_extension` (``tiles`` then index the extended plane, ``border_pad``
+    wider per side, and their cores cover its observed part); the network is told which
+    pixels are observed and only the observed ones are restored.
     """
     _check_finite(raw)
     plane = imap.forward(raw).astype(np.float32, copy=False)
@@ -182,7 +182,7 @@ def _restore_plane_iter(
         )[0]
         yield 0
         return imap.inverse(out)
-    out = np.empty(plane.shape, np.float32)
+    out = np.empty((plane.shape[0] - 2 * p, plane.shape[1] - 2 * p), np.float32)
     for t, (rows, cols, crop_r, crop_c) in enumerate(tiles):
         win = None if obs is None else np.ascontiguousarray(obs[rows, cols])[None]
         hh, ww = rows.stop - rows.start, cols.stop - cols.start
@@ -197,12 +197,11 @@ def _restore_plane_iter(
             observed=win,
             body_dtype=body_dtype,
         )[0]
-        r0 = rows.start + crop_r.start
-        c0 = cols.start + crop_c.start
+        r0 = rows.start + crop_r.start - p
+        c0 = cols.start + crop_c.start - p
         out[r0 : r0 + res.shape[0], c0 : c0 + res.shape[1]] = res
         yield t
-    h, w = out.shape
-    return imap.inverse(np.ascontiguousarray(out[p : h - p, p : w - p]))
+    return imap.inverse(out)
 
 
 def _drain(gen: Generator[Any, None, Any]) -> Any:
@@ -314,7 +313,15 @@ def deconvolve_iter(
     core = tile if tile is not None else _auto_tile(mf, (h, w), memory_budget(dev))
     extend = (k, float(sigma))
     bp = border_pad(k.shape)
-    tiles = plan_tiles((h + 2 * bp, w + 2 * bp), core, overlap)
+    # Tiles restore the observed part of the extended plane only (cores aligned to the model's
+    # artifact-block cells, so that tiled and untiled runs agree).
+    tiles = plan_tiles(
+        (h + 2 * bp, w + 2 * bp),
+        core,
+        overlap,
+        region=((bp, bp + h), (bp, bp + w)),
+        align=mf.net.config.scale,
+    )
     units = job.units()
     info: dict[str, Any] = {
         "noise_level": float(sigma),

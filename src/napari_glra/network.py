@@ -11,7 +11,11 @@ Architecture (after Ren et al. 2018):
    ``k1 × k1`` ``width → width`` (the paper's first layer is 15×15 ``m → 128``;
    ours is factored into the exact 1×1 mix above and a smaller spatial
    kernel so that it trains on a CPU), 1×1, ``depth`` × ``3 × 3`` (a wider
-   receptive field at low cost), ``7 × 7`` ``width → 1``.
+   receptive field at low cost), ``7 × 7`` ``width → 1``.  With ``scale = s > 1``
+   the block runs at ``1/s`` resolution on pixel-unshuffled inputs (``s²`` times
+   the channels, as in FFDNet) and its last layer makes ``s²`` outputs that are
+   pixel-shuffled back: ``s²`` times cheaper per pixel for the same layers, ``s``
+   times the receptive field.
 
 Everything before the spatial block is linear, so it is applied exactly in
 the Fourier domain on a mirror-padded image (``path="fft"``, the default);
@@ -57,6 +61,9 @@ class NetConfig:
     #: engine's border extension and the mirror padding), so that the network knows
     #: where the image border is.
     border_channel: bool = False
+    #: Resolution factor of the artifact block: it runs on ``scale x scale`` pixel-unshuffled
+    #: inputs and pixel-shuffles its ``scale²`` outputs back (1: full resolution).
+    scale: int = 1
 
     @property
     def n_mix(self) -> int:
@@ -92,12 +99,15 @@ class NetConfig:
         cfg = cls(**data)
         if 1.0 not in cfg.balances:
             raise ValueError(f"balances must contain 1.0 (the residual base), got {cfg.balances}")
+        if int(cfg.scale) != cfg.scale or cfg.scale < 1:
+            raise ValueError(f"scale must be a positive integer, got {cfg.scale!r}")
         return cfg
 
     @property
     def margin(self) -> int:
-        """Pixels the valid spatial convolutions eat per side."""
-        return self.first_kernel // 2 + self.depth * (self.mid_kernel // 2) + self.last_kernel // 2
+        """Pixels the valid spatial convolutions eat per side (full-resolution pixels)."""
+        per_layer = self.first_kernel // 2 + self.depth * (self.mid_kernel // 2) + self.last_kernel // 2
+        return self.scale * per_layer
 
 
 def _next_fast_len(n: int) -> int:
@@ -193,15 +203,16 @@ class GLRANet(nn.Module):
         # In place (each follows a convolution): ~20 % faster on CPU, same values; autograd
         # supports it for a positive slope.
         act = nn.LeakyReLU(c.negative_slope, inplace=c.negative_slope > 0)
+        s2 = c.scale * c.scale
         layers: list[nn.Module] = [
-            nn.Conv2d(c.in_channels, c.width, c.first_kernel),
+            nn.Conv2d(c.in_channels * s2, c.width, c.first_kernel),
             act,
             nn.Conv2d(c.width, c.width, 1),
             act,
         ]
         for _ in range(c.depth):
             layers += [nn.Conv2d(c.width, c.width, c.mid_kernel), act]
-        layers.append(nn.Conv2d(c.width, 1, c.last_kernel))
+        layers.append(nn.Conv2d(c.width, s2, c.last_kernel))
         self.body = nn.Sequential(*layers)
         # Variance-preserving (Kaiming, leaky ReLU) hidden layers; a near-zero last layer so the
         # untrained network starts as the linear GLRA estimate.  (PyTorch's default init
@@ -217,8 +228,13 @@ class GLRANet(nn.Module):
 
     # ------------------------------------------------------------------ helpers
     def pad_amount(self) -> int:
-        """Mirror padding per side that makes the Fourier block exact."""
-        return self.config.d // 2 + self.config.margin
+        """Mirror padding per side that makes the Fourier block exact.
+
+        With ``scale > 1`` it includes ``scale - 1`` pixels for rounding the
+        artifact block's input up to a multiple of ``scale``.
+        """
+        c = self.config
+        return c.d // 2 + c.margin + c.scale - 1
 
     def _grid(self, h: int, w: int) -> tuple[int, int, int]:
         p = self.pad_amount()
@@ -263,14 +279,22 @@ class GLRANet(nn.Module):
         torch.Tensor
             ``(B, 1, H - 2 context, W - 2 context)`` restored images.
         """
-        feats = self.features(y, M, path=path, context=context, observed=observed)
+        c = self.config
+        ct, cb, cl, cr = _context_sides(context)
+        H, W = y.shape[-2] - ct - cb, y.shape[-1] - cl - cr
+        # The artifact block at 1/scale resolution needs a multiple of scale: a few more rows
+        # and columns of features (bottom, right; their outputs are dropped).
+        extra = (-H % c.scale, -W % c.scale)
+        feats = self.features(y, M, path=path, context=context, observed=observed, extra=extra)
         lower = body_dtype is not None and body_dtype != feats.dtype
+        x = feats if c.scale == 1 else F.pixel_unshuffle(feats, c.scale)
         with torch.autocast(feats.device.type, dtype=body_dtype) if lower else nullcontext():
-            out = self.body(feats.contiguous(memory_format=torch.channels_last))
-        out = out.to(feats.dtype).contiguous()
-        if self.config.residual:
-            r, i = self.config.margin, self.config.base_index
-            out = out + feats[:, i : i + 1, r : -r or None, r : -r or None]
+            out = self.body(x.contiguous(memory_format=torch.channels_last))
+        out = out.to(feats.dtype)
+        out = (out if c.scale == 1 else F.pixel_shuffle(out, c.scale))[..., :H, :W].contiguous()
+        if c.residual:
+            r, i = c.margin, c.base_index
+            out = out + feats[:, i : i + 1, r : r + H, r : r + W]
         return out
 
     def linear(
@@ -302,6 +326,7 @@ class GLRANet(nn.Module):
         mixed: bool = True,
         context: int | tuple[int, int, int, int] = 0,
         observed: torch.Tensor | None = None,
+        extra: tuple[int, int] = (0, 0),
     ) -> torch.Tensor:
         """Linear estimates and mixed deconvolution channels, ``margin`` px wider per side.
 
@@ -309,6 +334,8 @@ class GLRANet(nn.Module):
         ``h, w`` the size of ``y`` without its ``context``: the ``S`` linear GLRA estimates (one per
         balance) then the mixes (only the estimates if ``mixed`` is false), then with
         ``config.border_channel`` the observed mask (``observed``, zero beyond ``y``).
+        ``extra = (rows, cols)`` (each below ``config.scale``) adds rows at the bottom and
+        columns at the right.
         """
         c = self.config
         if y.ndim != 4 or y.shape[1] != 1:
@@ -346,7 +373,10 @@ class GLRANet(nn.Module):
             obs = obs[trim]
             obs = F.pad(obs, (el, nw - el - obs.shape[-1], et, nh - et - obs.shape[-2]))
             feats = torch.cat([feats, obs], 1)
-        return feats[..., p - r : p + H + r, p - r : p + W + r]
+        eh, ew = (int(e) for e in extra)
+        if not (0 <= eh < c.scale and 0 <= ew < c.scale):
+            raise ValueError(f"extra must be in [0, scale), got {extra}")
+        return feats[..., p - r : p + H + r + eh, p - r : p + W + r + ew]
 
     def _fourier_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
         B, _, nh, nw = yp.shape
@@ -396,19 +426,20 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         ``direct``: everything as spatial convolutions (paper-style);
         ``deconv_block_direct``: the deconvolution block and 1×1 mix alone;
         ``artifact_block``: the spatial convolutions after the Fourier block
-        (what the default FFT path runs spatially);
+        (what the default FFT path runs spatially; per full-resolution pixel);
         ``fourier``: complex MACs per frequency of the Fourier block
         (``(S + n_mix) × m``), excluding the FFTs themselves.
     """
     c = config
     S = len(c.balances)
+    s2 = c.scale * c.scale
     deconv = 2 * c.d * c.m * S + c.m * c.m * S + c.m * c.n_mix
     rest = (
-        c.first_kernel**2 * c.in_channels * c.width
+        c.first_kernel**2 * c.in_channels * s2 * c.width
         + c.width * c.width
         + c.depth * c.mid_kernel**2 * c.width**2
-        + c.last_kernel**2 * c.width
-    )
+        + c.last_kernel**2 * c.width * s2
+    ) / s2
     return {
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),

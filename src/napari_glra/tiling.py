@@ -43,7 +43,8 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     # rfft spectra (complex64, half grid) + irfft output + the cropped copy, per channel;
     # then ~3 live activations of `width` channels in the artifact block.
     n_in = c.in_channels
-    return float(n_in * (4 * grid + 4 * grid + 4 * feat) + 3 * 4 * c.width * feat + 16 * grid)
+    body = 3 * 4 * c.width * feat / c.scale**2
+    return float(n_in * (4 * grid + 4 * grid + 4 * feat) + body + 16 * grid)
 
 
 def _auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int | None:
@@ -61,10 +62,15 @@ def _auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int 
     return lo
 
 
-def _tiles(n: int, core: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Tiles along one axis: ``(in_start, in_stop, out_start, out_stop)``, cores of equal size."""
-    count = max(1, math.ceil(n / core))
-    edges = np.linspace(0, n, count + 1).round().astype(int)
+def _tiles(n: int, core: int, overlap: int, lo: int, hi: int, align: int) -> list[tuple[int, int, int, int]]:
+    """Tiles along one axis: ``(in_start, in_stop, out_start, out_stop)``, cores covering ``[lo, hi)``.
+
+    Cores are of about equal size; inner core edges sit at ``lo`` plus a multiple of ``align``.
+    """
+    count = max(1, math.ceil((hi - lo) / core))
+    edges = lo + (np.linspace(0, hi - lo, count + 1) / align).round().astype(int) * align
+    edges[0], edges[-1] = lo, hi
+    edges = np.unique(np.clip(edges, lo, hi))
     out = []
     for s, e in zip(edges[:-1], edges[1:]):
         out.append((max(0, int(s) - overlap), min(n, int(e) + overlap), int(s), int(e)))
@@ -72,18 +78,30 @@ def _tiles(n: int, core: int, overlap: int) -> list[tuple[int, int, int, int]]:
 
 
 def plan_tiles(
-    shape: tuple[int, int], core: int | None, overlap: int
+    shape: tuple[int, int],
+    core: int | None,
+    overlap: int,
+    region: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    align: int = 1,
 ) -> list[tuple[slice, slice, slice, slice]]:
     """Tiles of a plane: ``(input rows, input cols, crop rows, crop cols)`` per tile.
 
-    ``core=None`` is a single tile.  Cropping the tile's output with the crop
-    slices gives the rows/cols ``out_start:out_stop`` of the full result.
+    The tiles' cores cover ``region = ((row0, row1), (col0, col1))`` (default: the
+    whole plane); inputs reach ``overlap`` pixels beyond their core (within the
+    plane).  Inner core edges are ``region``'s start plus a multiple of ``align``
+    (the artifact block of a model with ``scale > 1`` works on ``scale × scale``
+    cells, which must fall alike in every tile).  ``core=None`` is a single tile.
+    Cropping a tile's output with its crop slices gives the rows/cols
+    ``out_start:out_stop`` of the full result.
     """
     h, w = shape
-    if core is None or (core >= h and core >= w):
-        return [(slice(0, h), slice(0, w), slice(0, h), slice(0, w))]
+    (r0, r1), (c0, c1) = region if region is not None else ((0, h), (0, w))
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise ValueError(f"region {region} is not inside the plane {shape}")
+    if core is None or (core >= r1 - r0 and core >= c1 - c0):
+        return [(slice(0, h), slice(0, w), slice(r0, r1), slice(c0, c1))]
     plan = []
-    for i0, i1, o0, o1 in _tiles(h, core, overlap):
-        for j0, j1, p0, p1 in _tiles(w, core, overlap):
+    for i0, i1, o0, o1 in _tiles(h, core, overlap, r0, r1, align):
+        for j0, j1, p0, p1 in _tiles(w, core, overlap, c0, c1, align):
             plan.append((slice(i0, i1), slice(j0, j1), slice(o0 - i0, o1 - i0), slice(p0 - j0, p1 - j0)))
     return plan

@@ -73,6 +73,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "p_border": cfg.get("p_border") or 0.0,
         "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
         "init_keep_basis": bool(cfg.get("init_keep_basis")),
+        "init_linear_only": bool(cfg.get("init_linear_only")),
         "init_training": _source_training(cfg.get("init_from")),
         "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
@@ -235,7 +236,12 @@ def model_card(
         f"- {c['steps']:,} steps of batch {c['batch']} (L1 loss, Adam, cosine schedule), "
         f"{c['seconds'] / 3600:.2f} h on {c['hardware']} (torch {c['torch']}).",
     ]
-    if c.get("init_from") and c.get("init_keep_basis"):
+    if c.get("init_from") and c.get("init_linear_only"):
+        lines.append(
+            f"- Deconvolution block (L, R, 1×1 mix) initialised from {c['init_from']}; artifact block "
+            "trained from scratch (`init_from`, `init_linear_only`)."
+        )
+    elif c.get("init_from") and c.get("init_keep_basis"):
         lines.append(
             f"- Initialised from {c['init_from']}: every weight copied (`init_from`, `init_keep_basis`)."
         )

@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # With init_from: also copy its trained basis filters L, R (same d, m) instead of this
     # run's basis file, so training continues from exactly the source model's function.
     "init_keep_basis": False,
+    # With init_from: copy only its deconvolution block (L, R and the 1x1 mix; same d, m,
+    # balances and mix count); the artifact block starts afresh, so it may differ (another
+    # width, depth or scale).
+    "init_linear_only": False,
     # Probability that a training sample sits at an image border (data.Degrader.cut_border);
     # the loss then counts observed pixels only.  Use with network.border_channel = true.
     "p_border": 0.0,
@@ -79,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     # Processes that make the training batches (see glra_trainer.loader): 0 draws them in
     # this process from one sequential generator; >= 1 draws batch s from rng(seed, s).
     "workers": 0,
+    # Data echoing (Choi et al. 2019): each batch is used for this many consecutive optimiser
+    # steps; for runs bound by making the batches (a GPU fed by a few CPU workers).
+    "echo": 1,
     "network": {},
 }
 
@@ -137,7 +144,9 @@ def describe_init(path: str | None) -> str | None:
     return f"`{path}`"
 
 
-def init_from_model(net: GLRANet, source: str | Path, keep_basis: bool = False) -> str:
+def init_from_model(
+    net: GLRANet, source: str | Path, keep_basis: bool = False, linear_only: bool = False
+) -> str:
     """Copy a trained model's weights into ``net`` (same network config, any basis).
 
     The artifact block is copied as it is.  ``L`` and ``R`` stay those of ``net`` (its own
@@ -154,6 +163,9 @@ def init_from_model(net: GLRANet, source: str | Path, keep_basis: bool = False) 
         training checkpoint (``checkpoint.pt``).
     keep_basis : bool
         Copy the source's ``L`` and ``R`` as well (every weight: the same function).
+    linear_only : bool
+        Copy the deconvolution block only (``L``, ``R``, ``mix``: implies ``keep_basis``);
+        the artifact block keeps its fresh initialisation and may have another architecture.
 
     Returns
     -------
@@ -172,6 +184,20 @@ def init_from_model(net: GLRANet, source: str | Path, keep_basis: bool = False) 
     else:
         raise FileNotFoundError(f"init_from: {source} is neither a model directory nor a checkpoint")
     new_cfg = net.config.to_dict()
+    if linear_only:
+        linear = {k: state[k] for k in ("L", "R", "mix") if k in state}
+        mine = {k: v.shape for k, v in net.state_dict().items() if k in ("L", "R", "mix")}
+        shapes = {k: v.shape for k, v in linear.items()}
+        same = old_cfg is None or all(old_cfg.get(k) == new_cfg[k] for k in ("balances", "d", "m"))
+        if shapes != mine or not same:
+            raise ValueError(
+                f"init_from: the deconvolution block of {source} does not match this network "
+                f"(L, R, mix shapes {shapes} vs {mine}; d, m and balances must agree)"
+            )
+        with torch.no_grad():
+            for k, v in linear.items():
+                getattr(net, k).copy_(v)
+        return f"initialised from {source} (deconvolution block L, R, mix; artifact block fresh)"
     if old_cfg is not None:
         diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k])
         # Only adding a border channel is allowed (its weights start at zero below).
@@ -267,7 +293,14 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
         seed=cfg["seed"],
     ).to(device)
     if cfg.get("init_from") and not (resume and (out / CKPT).is_file()):
-        log(init_from_model(net, cfg["init_from"], keep_basis=bool(cfg.get("init_keep_basis"))))
+        log(
+            init_from_model(
+                net,
+                cfg["init_from"],
+                keep_basis=bool(cfg.get("init_keep_basis")),
+                linear_only=bool(cfg.get("init_linear_only")),
+            )
+        )
         cfg = {**cfg, "init_model": describe_init(cfg["init_from"])}  # what it was at the time
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
@@ -391,6 +424,9 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     workers = int(cfg.get("workers") or 0)
+    echo = int(cfg.get("echo") or 1)
+    if echo < 1:
+        raise ValueError(f"echo must be >= 1, got {echo}")
     stream = (  # batches made by worker processes (workers >= 1), else below in this process
         BatchStream(
             degr,
@@ -399,7 +435,7 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
             cfg["batch"],
             cfg["seed"],
             workers,
-            start=step,
+            start=step // echo,
         )
         if workers > 0
         else None
@@ -409,11 +445,13 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     losses: list[float] = []
     bar = tqdm(total=cfg["steps"], initial=step, desc="fit", mininterval=30, dynamic_ncols=True)
     net.train()
+    arrays = None
     while step < cfg["steps"]:
         lr = _lr_at(step, cfg, time.time() - t_start)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
-        arrays = next(stream) if stream is not None else degr.batch_observed(images, cfg["batch"], rng)
+        if arrays is None or step % echo == 0:
+            arrays = next(stream) if stream is not None else degr.batch_observed(images, cfg["batch"], rng)
         y, x, M, obs = (torch.as_tensor(a, device=device) for a in arrays)
         if p_border > 0:
             keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
