@@ -26,7 +26,8 @@ def test_fast_model_is_shipped_and_slim():
     fast, default = api.load_model("fast"), api.load_model("default")
     assert fast.name == "fast" and fast.basis.d == fast.net.config.d
     cost = macs_per_pixel(fast.net.config)["artifact_block"]
-    assert cost < macs_per_pixel(default.net.config)["artifact_block"] / 5
+    # (default v4's block runs at half resolution: 49 k MAC/px; fast's 17 k)
+    assert cost < macs_per_pixel(default.net.config)["artifact_block"] / 2.5
     card = (resources.files("napari_glra") / "models" / "fast" / "MODEL.md").read_text()
     assert "Richardson" in card and "TV" in card
 

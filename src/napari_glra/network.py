@@ -164,6 +164,21 @@ def _centred_rfft2(w: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return torch.fft.rfft2(pad)
 
 
+def _complex_matmul_real(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for complex matrices as one real GEMM: ``[ar ai] @ [[br bi], [-bi br]]``.
+
+    ``a`` is ``(n, m)``, ``b`` is ``(m, p)``; the ``(m, 2, p, 2)`` real block matrix is
+    laid out so that the real ``(n, 2p)`` product is the interleaved complex result.
+    """
+    m, p = b.shape
+    br, bi = b.real, b.imag
+    rows_re = torch.stack([br, bi], -1)  # (m, p, 2): re part of a times (br, bi)
+    rows_im = torch.stack([-bi, br], -1)  # im part of a times (-bi, br)
+    big = torch.stack([rows_re, rows_im], 1).reshape(2 * m, 2 * p)
+    out = torch.view_as_real(a.contiguous()).reshape(a.shape[0], 2 * m) @ big
+    return torch.view_as_complex(out.view(a.shape[0], p, 2))
+
+
 class GLRANet(nn.Module):
     """GLRA deconvolution network.
 
@@ -287,15 +302,42 @@ class GLRANet(nn.Module):
         extra = (-H % c.scale, -W % c.scale)
         feats = self.features(y, M, path=path, context=context, observed=observed, extra=extra)
         lower = body_dtype is not None and body_dtype != feats.dtype
-        x = feats if c.scale == 1 else F.pixel_unshuffle(feats, c.scale)
         with torch.autocast(feats.device.type, dtype=body_dtype) if lower else nullcontext():
-            out = self.body(x.contiguous(memory_format=torch.channels_last))
+            if c.scale == 1:
+                out = self.body(feats.contiguous(memory_format=torch.channels_last))
+            else:
+                out = self._scaled_body(feats, body_dtype if lower else feats.dtype)
         out = out.to(feats.dtype)
-        out = (out if c.scale == 1 else F.pixel_shuffle(out, c.scale))[..., :H, :W].contiguous()
+        out = out[..., :H, :W].contiguous()
         if c.residual:
             r, i = c.margin, c.base_index
             out = out + feats[:, i : i + 1, r : r + H, r : r + W]
         return out
+
+    def _scaled_body(self, feats: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The artifact block on ``scale x scale`` pixel-unshuffled features.
+
+        Same function as ``body(pixel_unshuffle(feats))``, but the unshuffle is one copy
+        straight into a channels-last tensor of the block's dtype with the channels in
+        ``(row offset, column offset, channel)`` order (about 2x faster on a CPU than
+        ``pixel_unshuffle`` then ``contiguous``), and the first layer's weights are
+        permuted to match (torch's order is ``(channel, row offset, column offset)``).
+        """
+        s = self.config.scale
+        B, C, H, W = feats.shape
+        cells = feats.reshape(B, C, H // s, s, W // s, s).permute(0, 2, 4, 3, 5, 1)
+        if feats.requires_grad:
+            x = cells.reshape(B, H // s, W // s, s * s * C).to(dtype)
+        else:
+            x = torch.empty((B, H // s, W // s, s, s, C), dtype=dtype, device=feats.device)
+            x.copy_(cells)
+            x = x.view(B, H // s, W // s, s * s * C)
+        x = x.permute(0, 3, 1, 2)  # NCHW view of channels-last memory
+        first = self.body[0]
+        k = first.weight.shape[-1]
+        w = first.weight.view(-1, C, s, s, k, k).permute(0, 2, 3, 1, 4, 5).reshape(-1, s * s * C, k, k)
+        out = self.body[1:](F.conv2d(x, w, first.bias))
+        return F.pixel_shuffle(out, s)
 
     def linear(
         self,
@@ -358,10 +400,14 @@ class GLRANet(nn.Module):
         et, el = max(0, p - ct), max(0, p - cl)
         y = y[trim]
         yp = mirror_pad(y, et, nh - et - y.shape[-2], el, nw - el - y.shape[-1])
+        eh, ew = (int(e) for e in extra)
+        if not (0 <= eh < c.scale and 0 <= ew < c.scale):
+            raise ValueError(f"extra must be in [0, scale), got {extra}")
+        win = (slice(p - r, p + H + r + eh), slice(p - r, p + W + r + ew))
         if path == "fft":
-            feats = self._fourier_block(yp, M, mixed)
+            feats = self._fourier_block(yp, M, mixed, win)
         elif path == "direct":
-            feats = self._direct_block(yp, M, mixed)
+            feats = self._direct_block(yp, M, mixed)[..., win[0], win[1]]
         else:
             raise ValueError(f"path must be 'fft' or 'direct', got {path!r}")
         if mixed and c.border_channel:
@@ -372,13 +418,13 @@ class GLRANet(nn.Module):
                 )
             obs = obs[trim]
             obs = F.pad(obs, (el, nw - el - obs.shape[-1], et, nh - et - obs.shape[-2]))
-            feats = torch.cat([feats, obs], 1)
-        eh, ew = (int(e) for e in extra)
-        if not (0 <= eh < c.scale and 0 <= ew < c.scale):
-            raise ValueError(f"extra must be in [0, scale), got {extra}")
-        return feats[..., p - r : p + H + r + eh, p - r : p + W + r + ew]
+            feats = torch.cat([feats, obs[..., win[0], win[1]]], 1)
+        return feats
 
-    def _fourier_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
+    def _fourier_block(
+        self, yp: torch.Tensor, M: torch.Tensor, mixed: bool, win: tuple[slice, slice]
+    ) -> torch.Tensor:
+        """The deconvolution block on the padded grid ``yp``, cropped to the window ``win``."""
         B, _, nh, nw = yp.shape
         c = self.config
         Y = torch.fft.rfft2(yp[:, 0])  # (B, nh, nwr)
@@ -389,10 +435,26 @@ class GLRANet(nn.Module):
             mix = self.mix.to(P.dtype)
             Pm = P[:, c.base_index, None, :, :] * mix[None, :, None, :]  # (B, n_mix, nh, m)
             P = torch.cat([P, Pm], 1)
-        # One big GEMM: channel k at (h, w) = sum_j P[b, k, h, j] Rh[w, j].
-        Fh = P.reshape(-1, P.shape[-1]) @ Rh.T  # (B * K * nh, nwr)
-        Fh = Fh.reshape(B, -1, nh, Rh.shape[0]) * Y[:, None]
-        return torch.fft.irfft2(Fh, s=(nh, nw))
+        # Channel k at (h, w) = sum_j P[b, k, h, j] Rh[w, j]: GEMMs in real arithmetic (faster
+        # than complex ones on CPUs; the same products and sums).
+        RhT = Rh.T
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (P, RhT, Y)):
+            # Training: one batched GEMM and FFT (autograd; fastest on GPUs).
+            Fh = _complex_matmul_real(P.reshape(-1, P.shape[-1]), RhT)  # (B * K * nh, nwr)
+            Fh = Fh.reshape(B, -1, nh, Rh.shape[0]) * Y[:, None]
+            return torch.fft.irfft2(Fh, s=(nh, nw))[..., win[0], win[1]]
+        # Inference: one channel at a time into the cropped output.  The temporaries stay
+        # small and are reused, which on a CPU is ~2.5x faster than the batched form
+        # (dominated there by allocating and touching the full-grid intermediates).
+        K = P.shape[1]
+        rows, cols = win
+        out = yp.new_empty((B, K, rows.stop - rows.start, cols.stop - cols.start))
+        for b in range(B):
+            for k in range(K):
+                Fk = _complex_matmul_real(P[b, k], RhT)  # (nh, nwr)
+                Fk *= Y[b]
+                out[b, k] = torch.fft.irfft2(Fk, s=(nh, nw))[rows, cols]
+        return out
 
     def _direct_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
         c = self.config

@@ -39,12 +39,21 @@ def _phase_text(phase: dict[str, Any]) -> str:
 
 
 def _source_training(path: str | None) -> dict[str, Any] | None:
-    """How an ``init_from`` model directory was trained (its config's metadata), if it says."""
-    conf = Path(path) / "config.json" if path else None
+    """How an ``init_from`` source was trained, if it says.
+
+    The source is a model directory (its config's metadata) or a run's ``checkpoint.pt``
+    (that run's record and log).
+    """
+    keys = ("steps", "batch", "seconds", "hardware", "init_from", "echo", "init_linear_only")
+    src = Path(path) if path else None
+    if src is not None and src.is_file() and (src.parent / "run_config.json").is_file():
+        t = _training_summary(src.parent)
+        t["steps"] = int(torch.load(src, map_location="cpu", weights_only=True)["step"])
+        return {k: t.get(k) for k in keys}
+    conf = src / "config.json" if src is not None else None
     if conf is None or not conf.is_file():
         return None
     t = json.loads(conf.read_text()).get("training") or {}
-    keys = ("steps", "batch", "seconds", "hardware", "init_from")
     return {k: t.get(k) for k in keys} if t.get("steps") else None
 
 
@@ -74,6 +83,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
         "init_keep_basis": bool(cfg.get("init_keep_basis")),
         "init_linear_only": bool(cfg.get("init_linear_only")),
+        "echo": int(cfg.get("echo") or 1),
         "init_training": _source_training(cfg.get("init_from")),
         "phases": cfg.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
@@ -119,7 +129,8 @@ def run_export(cfg: dict[str, Any], log=print) -> Path:
     }
     meta["basis"].update(d=basis.d, m=basis.m)
     save_model(out, net, basis, name=cfg["name"], version=str(cfg["version"]), metadata=meta)
-    (out / "MODEL.md").write_text(model_card(cfg["name"], str(cfg["version"]), meta, evaluation, more))
+    card = model_card(cfg["name"], str(cfg["version"]), {**meta, "network": net.config.to_dict()}, evaluation, more)
+    (out / "MODEL.md").write_text(card)
     size = sum(p.stat().st_size for p in out.iterdir())
     log(f"wrote {out} ({size / 1e6:.2f} MB)")
     return out
@@ -221,7 +232,13 @@ def model_card(
         "",
         "## Architecture",
         f"- GLRA deconvolution block (d = {b.get('d', 151)}, m = {b.get('m', 50)}) computed exactly by FFT, then an "
-        "artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate).",
+        "artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate"
+        + (
+            f"; run at 1/{scale} resolution on {scale}×{scale} pixel-unshuffled features, its "
+            f"{scale * scale} outputs per cell pixel-shuffled back)."
+            if (scale := int((meta.get("network") or {}).get("scale", 1))) > 1
+            else ")."
+        ),
         f"- {meta['parameters']:,} trainable parameters; {net['artifact_block']:,.0f} spatial MAC/px after the "
         f"Fourier block ({net['direct']:,.0f} MAC/px if everything were run as spatial convolutions).",
         "",
@@ -253,14 +270,21 @@ def model_card(
     src = c.get("init_training")
     if c.get("init_from") and src:
         lines.append(
-            f"- That model: {src['steps']:,} steps of batch {src['batch']}, "
-            f"{src['seconds'] / 3600:.2f} h on {src['hardware']}"
-            + (f"; itself initialised from {src['init_from']}." if src.get("init_from") else ".")
+            f"- That model: {src['steps']:,} steps of batch {src['batch']}"
+            + (f" (each batch used {src['echo']}×)" if (src.get("echo") or 1) > 1 else "")
+            + f", {src['seconds'] / 3600:.2f} h on {src['hardware']}"
+            + (
+                f"; its deconvolution block (L, R, mix) from {src['init_from']}, artifact block from scratch."
+                if src.get("init_from") and src.get("init_linear_only")
+                else (f"; itself initialised from {src['init_from']}." if src.get("init_from") else ".")
+            )
         )
     if c.get("family_weights") and not any("family_weights" in p["changed"] for p in c.get("phases", [])):
         lines.append(f"- Families drawn with relative frequencies {c['family_weights']}.")
     if c.get("amp"):
         lines.append(f"- Artifact block trained under {c['amp']} autocast (`amp`).")
+    if (c.get("echo") or 1) > 1:
+        lines.append(f"- Data echoing: each batch used for {c['echo']} consecutive steps (`echo`).")
     if c.get("p_border"):
         lines.append(
             f"- {100 * c['p_border']:g} % of the samples at an image border, extended as the engine "
