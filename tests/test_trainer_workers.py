@@ -87,3 +87,29 @@ def test_init_linear_only_copies_the_deconvolution_block(tiny_model_dir):
     other = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "m": 6}), seed=0)
     with pytest.raises(ValueError, match="deconvolution block"):
         init_from_model(other, tiny_model_dir, linear_only=True)
+
+
+def test_echo_uses_each_batch_for_several_steps(tmp_path, image_dir, monkeypatch):
+    """``echo = 2``: half as many batches are made for the same number of steps (and the run
+    differs from ``echo = 1``); ``scale = 2`` networks train through the same loop."""
+    assert main(["basis", "--smoke", "--seed", "1", "--set", f'out="{tmp_path / "basis.safetensors"}"']) == 0
+    made = []
+    original = Degrader.batch_observed
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Degrader, "batch_observed", counting)
+    steps = ["--set", "steps=6", "--set", "network.scale=2"]
+    plain = _fit(tmp_path, image_dir, "plain", *steps)
+    n_plain, made[:] = len(made), []
+    echo = _fit(tmp_path, image_dir, "echo", *steps, "--set", "echo=2")
+    assert (n_plain, len(made)) == (6, 3)
+    load = lambda r: torch.load(r / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]  # noqa: E731
+    a, b = load(plain), load(echo)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    record = json.loads((echo / "run_config.json").read_text())
+    assert record["echo"] == 2 and record["network"]["scale"] == 2
+    cfg = NetConfig.from_dict(record["network"])
+    assert b["body.0.weight"].shape[1] == 4 * cfg.in_channels  # 2 x 2 unshuffled inputs
