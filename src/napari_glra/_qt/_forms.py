@@ -72,7 +72,7 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
             choices=list(PRECISIONS),
             value="auto",
             tooltip="Arithmetic of the network's artifact block: 'auto' is bfloat16 on CPUs with native "
-            "bfloat16 (about 3x faster, -0.003 dB), float32 elsewhere",
+            "bfloat16 (the block 2-3x faster, within about 0.01 dB), float32 elsewhere",
         ),
         special_spin(
             "auto",
