@@ -101,3 +101,27 @@ def test_scaled_model_tiled_equals_untiled(tiny_model, tmp_path, natural_images,
     assert ref.info["tiles_per_plane"] == 1 and res.info["tiles_per_plane"] > 4
     assert res.data.shape == ref.data.shape == y.shape
     assert np.abs(res.data - ref.data).max() < 1e-5
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_scaled_body_equals_the_pixel_unshuffle_reference(small_basis, scale):
+    """The fast unshuffle (channels-last copy, permuted first-layer weights) is torch's
+    pixel_unshuffle -> body -> pixel_shuffle, with and without gradients."""
+    import torch.nn.functional as F
+
+    net = _net(small_basis, scale)
+    c = net.config
+    y, M = _inputs(c, B=1, H=23, W=31, seed=5)
+    H, W = y.shape[-2:]
+    extra = (-H % scale, -W % scale)
+    with torch.no_grad():
+        out = net(y, M)
+        f = net.features(y, M, extra=extra)
+        ref = F.pixel_shuffle(net.body(F.pixel_unshuffle(f, scale)), scale)[..., :H, :W]
+        ref = ref + f[:, c.base_index : c.base_index + 1, c.margin : c.margin + H, c.margin : c.margin + W]
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    net.train()
+    out_grad = net(y, M)  # gradients enabled: the batched Fourier block and the plain unshuffle
+    torch.testing.assert_close(out_grad.detach(), ref, rtol=1e-4, atol=1e-5)
+    out_grad.sum().backward()
+    assert net.body[0].weight.grad is not None and net.L.grad is not None
