@@ -225,6 +225,13 @@ def model_card(
         f"×1.2 saturation with probability {c['p_saturation']}" if c.get("p_saturation") else "no saturation"
     )
     train_fams = ", ".join(c.get("families") or list(b.get("families") or {}))
+    scale = int((meta.get("network") or {}).get("scale", 1))
+    resolution = (
+        f"; run at 1/{scale} resolution on {scale}×{scale} pixel-unshuffled features, its "
+        f"{scale * scale} outputs per cell pixel-shuffled back"
+        if scale > 1
+        else ""
+    )
     lines = [
         f"# napari-glra model `{name}` (version {version})",
         "",
@@ -232,13 +239,7 @@ def model_card(
         "",
         "## Architecture",
         f"- GLRA deconvolution block (d = {b.get('d', 151)}, m = {b.get('m', 50)}) computed exactly by FFT, then an "
-        "artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate"
-        + (
-            f"; run at 1/{scale} resolution on {scale}×{scale} pixel-unshuffled features, its "
-            f"{scale * scale} outputs per cell pixel-shuffled back)."
-            if (scale := int((meta.get("network") or {}).get("scale", 1))) > 1
-            else ")."
-        ),
+        f"artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate{resolution}).",
         f"- {meta['parameters']:,} trainable parameters; {net['artifact_block']:,.0f} spatial MAC/px after the "
         f"Fourier block ({net['direct']:,.0f} MAC/px if everything were run as spatial convolutions).",
         "",

@@ -445,14 +445,15 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     losses: list[float] = []
     bar = tqdm(total=cfg["steps"], initial=step, desc="fit", mininterval=30, dynamic_ncols=True)
     net.train()
-    arrays = None
+    batch = None
     while step < cfg["steps"]:
         lr = _lr_at(step, cfg, time.time() - t_start)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
-        if arrays is None or step % echo == 0:
+        if batch is None or step % echo == 0:  # echoed steps reuse the batch already on the device
             arrays = next(stream) if stream is not None else degr.batch_observed(images, cfg["batch"], rng)
-        y, x, M, obs = (torch.as_tensor(a, device=device) for a in arrays)
+            batch = tuple(torch.as_tensor(a, device=device) for a in arrays)
+        y, x, M, obs = batch
         if p_border > 0:
             keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
             err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x).abs() * keep
