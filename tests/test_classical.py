@@ -190,22 +190,6 @@ def test_valid_wiener_converges_to_masked_least_squares():
     assert np.abs(grad(x)).max() < 1e-3 * np.abs(grad(g.yp)).max()
 
 
-def test_extension_is_the_reblurred_valid_wiener_estimate():
-    """extend_observation's one-filter ADMM gives the iterates of the valid Wiener ADMM."""
-    from napari_glra.classical import VALID_MU, _Grid, _valid_admm, extend_observation
-
-    rng = np.random.default_rng(4)
-    y = rng.random((40, 34)).astype(np.float32)
-    k = make_kernel("motion", length=11, seed=1)
-    ext, crop = extend_observation(y, k, 6e-3, iterations=12)
-    g = _Grid(y, k, np.float32)
-    _, Kx = _valid_admm(g, np.array([6e-3], np.float32)[:, None, None], g.P[None], 12, np.float32(VALID_MU))
-    np.testing.assert_array_equal(ext[crop], y)
-    outside = g.mask == 0
-    np.testing.assert_allclose(ext[outside], Kx[0][outside], atol=1e-5)
-    assert ext.dtype == np.float32 and ext.shape == g.shape
-
-
 def test_tv_anisotropic_runs(blurred):
     y, sharp, k = blurred
     out = tv_deconv(y, k, lam=1e-3, isotropic=False)

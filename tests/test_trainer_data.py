@@ -180,7 +180,7 @@ def test_family_weights(small_basis):
 
 def test_border_samples_match_the_engine_extension(small_basis):
     """cut_border keeps the observed rectangle, extends it as the engine does, mirrors beyond."""
-    from napari_glra.engine import border_extension, border_pad
+    from napari_glra.border import border_extension, border_pad
     from napari_glra.kernels import make_kernel
 
     rng = np.random.default_rng(3)

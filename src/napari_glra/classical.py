@@ -70,7 +70,7 @@ BOUNDARIES = ("mirror", "valid")
 # --------------------------------------------------------------------------- checks
 
 
-def _check_image(y: np.ndarray) -> np.ndarray:
+def _check_image(y: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 2:
         raise ValueError(f"the image must be 2D, got shape {y.shape}")
@@ -78,7 +78,7 @@ def _check_image(y: np.ndarray) -> np.ndarray:
         raise ValueError("the image is empty")
     if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)):
         raise ValueError(f"the image must be real-valued, got dtype {y.dtype}")
-    y = y.astype(np.float64, copy=False)
+    y = y.astype(dtype, copy=False)
     if not np.all(np.isfinite(y)):
         raise ValueError("the image contains NaN or inf")
     return y
@@ -595,77 +595,3 @@ def tv_deconv(
         boundary=boundary,
         mu=mu,
     )[0]
-
-
-# --------------------------------------------------------------------------- border extension
-
-
-def _reblur_admm(g: _Grid, b: float, iterations: int, mu: float) -> np.ndarray:
-    """``k∗x`` of :func:`_valid_admm` for one balance, each iteration one real filter.
-
-    There ``X = conj(K) F(v − u) / (|K|² + (b/μ) P)`` and ``k∗x = F⁻¹(K X)``, so
-    ``k∗x = F⁻¹(H F(v − u))`` with the real ``H = |K|² / (|K|² + (b/μ) P)``: the same
-    iterates, with one real product per frequency instead of two complex products
-    and a complex division, and in-place updates.
-    """
-    H = (g.K2 / (g.K2 + (b / mu) * g.P)).astype(g.dtype)
-    M = g.mask
-    My = M * g.yp
-    inv = (1.0 / (M + mu)).astype(g.dtype)
-    v = g.blur(g.yp).astype(g.dtype, copy=False)
-    u = np.zeros_like(v)
-    w = np.empty_like(v)
-    Kx = v
-    for _ in range(iterations):
-        np.subtract(v, u, out=w)
-        F = g.rfft(w)
-        F *= H
-        Kx = g.irfft(F)
-        np.add(Kx, u, out=w)  # v = (M y + μ (k∗x + u)) / (M + μ)
-        w *= mu
-        w += My
-        w *= inv
-        v, w = w, v
-        u += Kx
-        u -= v
-    return Kx
-
-
-def extend_observation(
-    y: np.ndarray, k: np.ndarray, balance: float, iterations: int = WIENER_VALID_ITERATIONS
-) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """Extend an observed (validly blurred) image beyond its border, consistently with the blur.
-
-    A Wiener deconvolution with a *valid* data term (only the observed pixels
-    are data, see :func:`wiener`) estimates the sharp image on a grid
-    :func:`mirror_pad` wide; outside the observation the returned image is that
-    estimate blurred again, inside it is ``y`` unchanged.  Deconvolving the
-    extension instead of a mirror copy avoids the ringing that mirroring causes
-    for asymmetric (e.g. motion) kernels near the border.
-
-    Parameters
-    ----------
-    y : numpy.ndarray
-        Observed 2D image on the [0, 1] scale.
-    k : numpy.ndarray
-        Centred blur kernel.
-    balance : float
-        Weight of the gradient prior of the valid-data-term Wiener estimate.
-    iterations : int
-        ADMM iterations.
-
-    Returns
-    -------
-    extended : numpy.ndarray
-        The extended observation (float32: computed in single precision, which is
-        plenty for an extension and twice as fast as float64).
-    crop : tuple of slice
-        ``extended[crop]`` is ``y``.
-    """
-    y = _check_image(y)
-    k = _check_kernel(k, y.shape)
-    b = _positive(balance, "balance")
-    g = _Grid(y, k, np.float32)
-    # The ADMM of wiener(boundary="valid"), keeping the re-blurred estimate on the whole grid.
-    Kx = _reblur_admm(g, b, _positive_int(iterations, "iterations"), np.float32(VALID_MU))
-    return np.where(g.mask > 0, g.yp, Kx), g.crop

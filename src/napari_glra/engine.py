@@ -24,10 +24,11 @@ The pieces it is built from (their public names are re-exported here):
 - :mod:`napari_glra.devices`: device selection and the memory budget;
 - :mod:`napari_glra.tiling`: memory estimate and tile plan (tiles overlap by
   ``net.pad_amount()``, so stitching their cores gives the untiled result);
-- :mod:`napari_glra.kernel_fit`: kernel preparation and its GLRA fit error.
+- :mod:`napari_glra.kernel_fit`: kernel preparation and its GLRA fit error;
+- :mod:`napari_glra.border`: the blur-consistent extension of each plane beyond
+  its border (:func:`border_extension`).
 
-This module keeps the run itself: extending each plane beyond its border
-(:func:`border_extension`), restoring it tile by tile,
+This module keeps the run itself: restoring each extended plane tile by tile,
 stitching, the lazy dask path and :func:`run`.
 """
 
@@ -51,6 +52,7 @@ from ._inputs import (
     _Job,
     _resolve_output_dtype,
 )
+from .border import border_extension, border_pad
 from .devices import available_devices, memory_budget, resolve_device, resolve_precision
 from .inference import kernel_coefficients, restore_batch
 from .intensity import IntensityMap
@@ -116,33 +118,6 @@ def _cast(out: Any, dt: np.dtype) -> Any:
         info = np.iinfo(dt)
         return np.clip(np.rint(out), info.min, info.max).astype(dt)
     return out.astype(dt)
-
-
-def border_balance(noise_level: float) -> float:
-    """Prior weight of the valid-data-term Wiener estimate that extends a plane beyond its border."""
-    return 0.6 * max(float(noise_level), 1e-3)
-
-
-def border_pad(kernel_shape: tuple[int, ...]) -> int:
-    """Pixels per side by which :func:`border_extension` extends a plane (twice the kernel size)."""
-    return 2 * int(max(kernel_shape))
-
-
-def border_extension(plane: np.ndarray, kernel: np.ndarray, noise_level: float) -> np.ndarray:
-    """A plane extended by :func:`border_pad` pixels per side, consistently with the blur.
-
-    The extension is :func:`napari_glra.classical.extend_observation` (a Wiener
-    estimate with a valid data term, re-blurred) with the prior weight
-    :func:`border_balance`; ``extended[p:-p, p:-p]`` is ``plane``.  Models with a
-    border channel were trained on image borders extended by this same function.
-    """
-    from .classical import extend_observation
-
-    p = border_pad(kernel.shape)
-    ext, crop = extend_observation(plane, kernel, border_balance(noise_level))
-    r0, c0 = crop[0].start - p, crop[1].start - p
-    h, w = plane.shape
-    return np.ascontiguousarray(ext[r0 : r0 + h + 2 * p, c0 : c0 + w + 2 * p], dtype=np.float32)
 
 
 def _restore_plane_iter(

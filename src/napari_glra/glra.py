@@ -117,10 +117,21 @@ def glra_coefficients(k_dagger: np.ndarray, basis: Basis | tuple) -> np.ndarray:
     kd = np.asarray(k_dagger, dtype=np.float64)
     if kd.shape[-2:] != (L.shape[0], R.shape[0]):
         raise ValueError(
-            f"pseudo-inverse has shape {kd.shape[-2:]}, the basis expects "
-            f"{(L.shape[0], R.shape[0])}"
+            f"pseudo-inverse has shape {kd.shape[-2:]}, the basis expects {(L.shape[0], R.shape[0])}"
         )
-    return L.T @ kd @ R
+    return _mm(_mm(np.asarray(L).T, kd), R)
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in float64 through torch's thread pool.
+
+    numpy's BLAS threads spin for a while after each product and, on a machine with
+    few cores, slow the torch FFTs and convolutions that the engine runs next by up to
+    2-3x; torch's own GEMM shares the pool with those.
+    """
+    ta = torch.from_numpy(np.asarray(a, dtype=np.float64))
+    tb = torch.from_numpy(np.asarray(b, dtype=np.float64))
+    return (ta @ tb).numpy()
 
 
 def relative_error(k_dagger: np.ndarray, basis: Basis | tuple) -> float | np.ndarray:
@@ -141,7 +152,7 @@ def relative_error(k_dagger: np.ndarray, basis: Basis | tuple) -> float | np.nda
     L, R = (basis.L, basis.R) if isinstance(basis, Basis) else basis
     kd = np.asarray(k_dagger, dtype=np.float64)
     M = glra_coefficients(kd, (L, R))
-    rec = L @ M @ R.T
+    rec = _mm(_mm(L, M), np.asarray(R).T)
     num = np.sqrt(((kd - rec) ** 2).sum(axis=(-2, -1)))
     den = np.sqrt((kd**2).sum(axis=(-2, -1)))
     out = num / np.maximum(den, 1e-30)

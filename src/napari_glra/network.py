@@ -164,17 +164,27 @@ def _centred_rfft2(w: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return torch.fft.rfft2(pad)
 
 
-def _complex_matmul_real(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b`` for complex matrices as one real GEMM: ``[ar ai] @ [[br bi], [-bi br]]``.
+def _real_block(b: torch.Tensor) -> torch.Tensor:
+    """The ``(2m, 2p)`` real matrix ``[[br bi], [-bi br]]`` of a complex ``(m, p)`` matrix.
 
-    ``a`` is ``(n, m)``, ``b`` is ``(m, p)``; the ``(m, 2, p, 2)`` real block matrix is
-    laid out so that the real ``(n, 2p)`` product is the interleaved complex result.
+    Laid out (``(m, 2, p, 2)``) so that ``view_as_real(a) @ block`` is the interleaved
+    complex ``a @ b``; see :func:`_complex_matmul_real`.
     """
     m, p = b.shape
     br, bi = b.real, b.imag
     rows_re = torch.stack([br, bi], -1)  # (m, p, 2): re part of a times (br, bi)
     rows_im = torch.stack([-bi, br], -1)  # im part of a times (-bi, br)
-    big = torch.stack([rows_re, rows_im], 1).reshape(2 * m, 2 * p)
+    return torch.stack([rows_re, rows_im], 1).reshape(2 * m, 2 * p)
+
+
+def _complex_matmul_real(a: torch.Tensor, b: torch.Tensor, block: torch.Tensor | None = None) -> torch.Tensor:
+    """``a @ b`` for complex matrices as one real GEMM: ``[ar ai] @ [[br bi], [-bi br]]``.
+
+    ``a`` is ``(n, m)``, ``b`` is ``(m, p)``; ``block`` is ``_real_block(b)`` when the
+    caller reuses it for several ``a``.
+    """
+    m, p = b.shape
+    big = _real_block(b) if block is None else block
     out = torch.view_as_real(a.contiguous()).reshape(a.shape[0], 2 * m) @ big
     return torch.view_as_complex(out.view(a.shape[0], p, 2))
 
@@ -449,9 +459,10 @@ class GLRANet(nn.Module):
         K = P.shape[1]
         rows, cols = win
         out = yp.new_empty((B, K, rows.stop - rows.start, cols.stop - cols.start))
+        block = _real_block(RhT)  # built once for the K * B products
         for b in range(B):
             for k in range(K):
-                Fk = _complex_matmul_real(P[b, k], RhT)  # (nh, nwr)
+                Fk = _complex_matmul_real(P[b, k], RhT, block)  # (nh, nwr)
                 Fk *= Y[b]
                 out[b, k] = torch.fft.irfft2(Fk, s=(nh, nw))[rows, cols]
         return out

@@ -25,6 +25,7 @@ Immerkær) do worse there (up to +75 %).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["estimate_noise", "estimate_noise_plane", "pca_noise", "spectral_noise"]
@@ -140,8 +141,11 @@ def pca_noise(plane: np.ndarray, patch: int = PATCH) -> float:
     step = max(1, int(np.ceil(np.sqrt(n / MAX_PATCHES))))
     X = win[::step, ::step].reshape(-1, p * p)
     X = X - X.mean(axis=0)
-    C = X.T @ X / max(X.shape[0] - 1, 1)
-    lam = np.clip(np.sort(np.linalg.eigvalsh(C))[::-1], 0.0, None)
+    # torch, not numpy's BLAS/LAPACK: their threads keep spinning after the call and slow
+    # the engine's next (torch) steps on small machines (see napari_glra.glra._mm).
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+    C = Xt.T @ Xt / max(X.shape[0] - 1, 1)
+    lam = np.clip(np.sort(torch.linalg.eigvalsh(C).numpy())[::-1], 0.0, None)
     for i in range(lam.size):
         tail = lam[i:]
         tau = tail.mean()

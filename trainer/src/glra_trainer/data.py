@@ -147,7 +147,7 @@ class Degrader:
     p_border : float
         Probability that a sample sits at an image border (:meth:`cut_border`): the
         observation stops at 1-4 sides inside the crop and is extended beyond there
-        exactly as the engine extends images (:func:`napari_glra.engine.border_extension`).
+        exactly as the engine extends images (:func:`napari_glra.border.border_extension`).
     """
 
     def __init__(
@@ -289,7 +289,7 @@ class Degrader:
 
         Each side is cut with probability 1/2 (at least one side), at a random depth
         of 0 to a third of the crop inside the output crop.  The kept rectangle is extended by
-        :func:`napari_glra.engine.border_extension` (``border_pad`` pixels per cut side,
+        :func:`napari_glra.border.border_extension` (``border_pad`` pixels per cut side,
         the engine's extension), then mirrored beyond, as the network pads a plane.
 
         Returns
@@ -299,7 +299,7 @@ class Degrader:
         observed : numpy.ndarray
             1 on the kept rectangle, 0 elsewhere (float32).
         """
-        from napari_glra.engine import border_extension, border_pad
+        from napari_glra.border import border_extension, border_pad
 
         n = y.shape[0]
         c, deepest = self.context, self.crop // 3

@@ -1,0 +1,63 @@
+"""The blur-consistent border extension (napari_glra.border)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_glra.border import border_extension, border_pad, extend_observation
+from napari_glra.classical import VALID_MU, _Grid, _valid_admm
+from napari_glra.kernels import make_kernel
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_extension_is_the_reblurred_valid_wiener_estimate(dtype):
+    """The torch one-filter ADMM gives the iterates of the classical valid-Wiener ADMM."""
+    rng = np.random.default_rng(4)
+    y = rng.random((40, 34)).astype(np.float32)
+    if dtype == np.uint8:
+        y = np.round(y * 255).astype(np.uint8)
+    k = make_kernel("motion", length=11, seed=1)
+    ext, crop = extend_observation(y.astype(dtype), k, 6e-3, iterations=12)
+    g = _Grid(y, k, np.float32)
+    _, Kx = _valid_admm(g, np.array([6e-3], np.float32)[:, None, None], g.P[None], 12, np.float32(VALID_MU))
+    np.testing.assert_array_equal(ext[crop], y)
+    outside = g.mask == 0
+    scale = 255 if dtype == np.uint8 else 1
+    np.testing.assert_allclose(ext[outside], Kx[0][outside], atol=1e-5 * scale)
+    assert ext.dtype == np.float32 and ext.shape == g.shape
+
+
+def test_extension_leaves_the_input_alone():
+    y = np.random.default_rng(0).random((30, 30)).astype(np.float32)
+    y.setflags(write=False)
+    before = y.copy()
+    ext, crop = extend_observation(y, make_kernel("gaussian", sigma=2.0), 0.006)
+    np.testing.assert_array_equal(y, before)
+    ext[crop] = 0  # the result does not share memory with the input
+    np.testing.assert_array_equal(y, before)
+
+
+@pytest.mark.parametrize(
+    ("image", "kernel", "kwargs", "match"),
+    [
+        (np.full((20, 20), np.nan), np.ones((3, 3)) / 9, {}, "NaN"),
+        (np.zeros((20,)), np.ones((3, 3)) / 9, {}, "2D"),
+        (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"iterations": 0}, "iterations"),
+        (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"balance": -1.0}, "balance"),
+        (np.zeros((20, 20)), np.ones((45, 45)), {}, "swapped"),
+    ],
+)
+def test_extension_rejects_bad_input(image, kernel, kwargs, match):
+    args = {"balance": 0.006, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        extend_observation(image, kernel, **args)
+
+
+def test_border_extension_width():
+    k = make_kernel("motion", length=9, seed=2)
+    y = np.random.default_rng(1).random((33, 41)).astype(np.float32)
+    ext = border_extension(y, k, 0.01)
+    p = border_pad(k.shape)
+    assert ext.shape == (33 + 2 * p, 41 + 2 * p) and ext.flags.c_contiguous
+    np.testing.assert_array_equal(ext[p:-p, p:-p], y)
