@@ -14,7 +14,7 @@ from napari_glra.kernels import make_kernel
 def test_extension_is_the_reblurred_valid_wiener_estimate(dtype):
     """The torch one-filter ADMM gives the iterates of the classical valid-Wiener ADMM."""
     rng = np.random.default_rng(4)
-    y = rng.random((40, 34)).astype(np.float32)
+    y = rng.random((56, 46)).astype(np.float32)  # grids of 100 x 90 px: the same in both
     if dtype == np.uint8:
         y = np.round(y * 255).astype(np.uint8)
     k = make_kernel("motion", length=11, seed=1)
@@ -61,3 +61,17 @@ def test_border_extension_width():
     p = border_pad(k.shape)
     assert ext.shape == (33 + 2 * p, 41 + 2 * p) and ext.flags.c_contiguous
     np.testing.assert_array_equal(ext[p:-p, p:-p], y)
+
+
+def test_fft_grid_lengths_are_even_and_11_smooth():
+    from napari_glra.network import _next_fast_len
+
+    for n in range(1, 3000, 7):
+        m = _next_fast_len(n)
+        assert m >= n and m % 2 == 0 and m - n <= 16 + n // 32
+        r = m
+        for f in (2, 3, 5, 7, 11):
+            while r % f == 0:
+                r //= f
+        assert r == 1
+    assert _next_fast_len(1108) == 1120  # scipy's 5-smooth real length would be the odd 1125
