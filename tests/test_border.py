@@ -18,7 +18,7 @@ def test_extension_is_the_reblurred_valid_wiener_estimate(dtype):
     if dtype == np.uint8:
         y = np.round(y * 255).astype(np.uint8)
     k = make_kernel("motion", length=11, seed=1)
-    ext, crop = extend_observation(y.astype(dtype), k, 6e-3, iterations=12)
+    ext, crop = extend_observation(y.astype(dtype), k, 6e-3, iterations=12, relaxation=1.0)
     g = _Grid(y, k, np.float32)
     _, Kx = _valid_admm(g, np.array([6e-3], np.float32)[:, None, None], g.P[None], 12, np.float32(VALID_MU))
     np.testing.assert_array_equal(ext[crop], y)
@@ -26,6 +26,20 @@ def test_extension_is_the_reblurred_valid_wiener_estimate(dtype):
     scale = 255 if dtype == np.uint8 else 1
     np.testing.assert_allclose(ext[outside], Kx[0][outside], atol=1e-5 * scale)
     assert ext.dtype == np.float32 and ext.shape == g.shape
+
+
+def test_relaxed_extension_is_nearer_the_converged_one():
+    """20 over-relaxed iterations (the default) get closer to the limit than 30 plain ones."""
+    y = np.random.default_rng(5).random((48, 40)).astype(np.float32)
+    k = make_kernel("motion", length=9, seed=4)
+    ref, crop = extend_observation(y, k, 6e-3, iterations=3000, relaxation=1.0)
+    errs = {}
+    for it, alpha in ((20, 1.8), (30, 1.0), (20, 1.0)):
+        e, _ = extend_observation(y, k, 6e-3, iterations=it, relaxation=alpha)
+        errs[(it, alpha)] = np.sqrt(np.mean((e - ref) ** 2))
+    assert errs[(20, 1.8)] < errs[(30, 1.0)] < errs[(20, 1.0)], errs
+    default, _ = extend_observation(y, k, 6e-3)
+    np.testing.assert_array_equal(default, extend_observation(y, k, 6e-3, iterations=20, relaxation=1.8)[0])
 
 
 def test_extension_leaves_the_input_alone():
@@ -45,6 +59,8 @@ def test_extension_leaves_the_input_alone():
         (np.zeros((20,)), np.ones((3, 3)) / 9, {}, "2D"),
         (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"iterations": 0}, "iterations"),
         (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"balance": -1.0}, "balance"),
+        (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"relaxation": 2.0}, "relaxation"),
+        (np.zeros((20, 20)), np.ones((3, 3)) / 9, {"relaxation": 0.0}, "relaxation"),
         (np.zeros((20, 20)), np.ones((45, 45)), {}, "swapped"),
     ],
 )

@@ -19,7 +19,6 @@ import torch
 
 from .classical import (
     VALID_MU,
-    WIENER_VALID_ITERATIONS,
     _check_image,
     _check_kernel,
     _positive,
@@ -28,6 +27,14 @@ from .classical import (
 from .network import _next_fast_len
 
 __all__ = ["extend_observation", "border_balance", "border_pad", "border_extension"]
+
+#: ADMM iterations and over-relaxation of the extension.  Measured with
+#: ``benchmarks/border_band.py``'s protocols (100 test images, 48 random crops, one kernel per
+#: family, 1 % noise): 20 over-relaxed iterations (α = 1.8) give a band PSNR 0.003-0.03 dB
+#: above 30 plain ones (the previous setting) in every case, for 2/3 of the FFTs; 20 plain
+#: ones lose 0.01-0.09 dB, 45 plain ones gain 0.01-0.07 dB for 1.5x the time.
+EXTENSION_ITERATIONS = 20
+EXTENSION_RELAXATION = 1.8
 
 
 def _mirror_pad(y: np.ndarray, kernel_shape: tuple[int, int]) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -66,31 +73,37 @@ def _reblur_admm(
     b: float,
     iterations: int,
     mu: float,
+    alpha: float = 1.0,
 ) -> torch.Tensor:
     """``k∗x`` of the valid-data-term Wiener ADMM outside the observation ``crop`` of ``yp``.
 
-    The iterates are those of ``wiener(boundary="valid")``'s scaled ADMM on ``v = k∗x``:
-    its x-update followed by ``k∗x = F⁻¹(K X)`` is one real filter
-    ``H = |K|² / (|K|² + (b/μ) P)`` applied to ``z = v − u``, and its v- and u-updates
-    are pointwise.  Outside the observation ``v = k∗x`` and the dual ``u`` stays zero,
-    so there ``z`` is simply the last ``k∗x``; only the observed pixels carry ``v`` and
-    ``u``: with ``a = k∗x + u``, ``v = (y + μ a) / (1 + μ)``, ``u = a − v``, ``z = v − u``.
-    Returns the grid ``z``: ``k∗x`` outside ``crop``, the ADMM's ``v − u`` inside it.
+    The iterates are those of ``wiener(boundary="valid")``'s scaled ADMM on ``v = k∗x``
+    (with over-relaxation ``alpha``; 1 gives exactly those): its x-update followed by
+    ``k∗x = F⁻¹(K X)`` is one real filter ``H = |K|² / (|K|² + (b/μ) P)`` applied to
+    ``z = v − u``, and its v- and u-updates are pointwise in ``h = α k∗x + (1 − α) v``.
+    Outside the observation ``v = h`` and the dual ``u`` stays zero, so there ``z`` is
+    simply ``v``; only the observed pixels carry ``u``: with ``a = h + u``,
+    ``v = (y + μ a) / (1 + μ)``, ``u = a − v``, ``z = v − u``.
+    Returns the grid ``z``: the re-blurred estimate ``v`` outside ``crop``, the ADMM's
+    ``v − u`` inside it.
     """
     shape = tuple(yp.shape)
     K2 = K.real.square() + K.imag.square()
     H = K2 / (K2 + (b / mu) * P)
     z = torch.fft.irfft2(K * torch.fft.rfft2(yp), s=shape)  # v = k∗(mirror-padded y), u = 0
-    yo = yp[crop]
+    kx = torch.empty_like(z)
+    yo, zo, kxo = yp[crop], z[crop], kx[crop]
+    v = zo.clone()
     u = torch.zeros_like(yo)
     a = torch.empty_like(yo)
-    v = torch.empty_like(yo)
-    zo = z[crop]
     for _ in range(iterations):
         F = torch.fft.rfft2(z)
         F *= H
-        torch.fft.irfft2(F, s=shape, out=z)  # k∗x
-        torch.add(zo, u, out=a)
+        torch.fft.irfft2(F, s=shape, out=kx)  # k∗x
+        torch.add(u, kxo, alpha=alpha, out=a)  # observed: a = h + u
+        if alpha != 1.0:
+            a.add_(v, alpha=1.0 - alpha)
+        z.lerp_(kx, alpha)  # elsewhere: z = v = h (z was the previous v there)
         torch.add(yo, a, alpha=mu, out=v)
         v.div_(1 + mu)
         torch.sub(a, v, out=u)
@@ -99,7 +112,11 @@ def _reblur_admm(
 
 
 def extend_observation(
-    y: np.ndarray, k: np.ndarray, balance: float, iterations: int = WIENER_VALID_ITERATIONS
+    y: np.ndarray,
+    k: np.ndarray,
+    balance: float,
+    iterations: int = EXTENSION_ITERATIONS,
+    relaxation: float = EXTENSION_RELAXATION,
 ) -> tuple[np.ndarray, tuple[slice, slice]]:
     """Extend an observed (validly blurred) image beyond its border, consistently with the blur.
 
@@ -120,6 +137,9 @@ def extend_observation(
         Weight of the gradient prior of the valid-data-term Wiener estimate.
     iterations : int
         ADMM iterations.
+    relaxation : float
+        ADMM over-relaxation ``α`` in (0, 2) (1: plain ADMM, the iterates of
+        ``wiener(boundary="valid")``).
 
     Returns
     -------
@@ -133,10 +153,13 @@ def extend_observation(
     k = _check_kernel(k, y.shape)
     b = _positive(balance, "balance")
     n = _positive_int(iterations, "iterations")
+    alpha = _positive(relaxation, "relaxation")
+    if alpha >= 2:
+        raise ValueError(f"relaxation must be in (0, 2), got {relaxation!r}")
     yp, crop = _mirror_pad(y, k.shape)
     ypt = torch.from_numpy(yp)
     K, P = _half_spectra(k, yp.shape)
-    ext = _reblur_admm(ypt, crop, K, P, b, n, VALID_MU)
+    ext = _reblur_admm(ypt, crop, K, P, b, n, VALID_MU, alpha)
     ext[crop] = ypt[crop]
     return ext.numpy(), crop
 
