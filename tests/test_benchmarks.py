@@ -159,3 +159,30 @@ def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
         assert text in md, text
     # an untrained model loses everywhere: the page must say so, computed from the numbers
     assert "A classical method has a higher mean PSNR" in md
+
+
+@pytest.mark.filterwarnings("ignore::napari_glra.engine.KernelFitWarning")  # an untrained tiny model
+def test_grid_shows_the_engine_result(bench_model):
+    """The figures' napari-glra panel is the engine's restoration (with its border extension)."""
+    from napari_glra import api
+    from napari_glra.degrade import degrade
+    from napari_glra.kernels import make_kernel
+
+    bench = _load_script()
+    model = api.load_model(str(bench_model))
+    k = make_kernel("motion", length=11, seed=2)
+    x = np.random.default_rng(0).random((60, 60))
+    y, _ = degrade(x, k, noise=0.01, seed=0)
+    out = bench.restore_all(model, y, k, 0.01, "motion", {}, "cpu", ["model"])
+    ref = np.clip(api.deconvolve(y, k, noise_level=0.01, model=model, device="cpu"), 0, 1)
+    np.testing.assert_array_equal(out["model"], ref)
+
+
+def test_profile_stages_adds_up():
+    """benchmarks/profile_stages.py times the engine's stages inside one real call."""
+    prof = load_script("benchmarks/profile_stages.py")
+    res = prof.profile(128, "default", repeats=1)
+    stages = ("kernel coefficients", "border extension", "Fourier block", "artifact block")
+    assert set(res) == {*stages, "rest", "total"}
+    assert all(res[s] > 0 for s in stages) and res["rest"] >= 0
+    assert sum(res[s] for s in stages) + res["rest"] == pytest.approx(res["total"])
