@@ -37,7 +37,7 @@ wrappers around them.  They make grid searches cheap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import fft as sfft
@@ -141,7 +141,9 @@ def _positive_int(value: int, name: str) -> int:
 # --------------------------------------------------------------------------- padding
 
 
-def mirror_pad(y: np.ndarray, kernel_shape: tuple[int, int]) -> tuple[np.ndarray, tuple[slice, slice]]:
+def mirror_pad(
+    y: np.ndarray, kernel_shape: tuple[int, int], fast_len: Callable[[int], int] | None = None
+) -> tuple[np.ndarray, tuple[slice, slice]]:
     """Mirror-pad an image for FFT deconvolution and give the crop back.
 
     Each side gets at least ``2 * max(kernel_shape)`` pixels of symmetric
@@ -153,6 +155,9 @@ def mirror_pad(y: np.ndarray, kernel_shape: tuple[int, int]) -> tuple[np.ndarray
         2D image.
     kernel_shape : tuple of int
         Shape of the blur kernel.
+    fast_len : callable, optional
+        The padded length for a minimum length (default: scipy's fast real-FFT
+        length, 5-smooth).
 
     Returns
     -------
@@ -165,7 +170,7 @@ def mirror_pad(y: np.ndarray, kernel_shape: tuple[int, int]) -> tuple[np.ndarray
     pads = []
     crop = []
     for n in y.shape:
-        total = sfft.next_fast_len(n + 2 * p, real=True)
+        total = sfft.next_fast_len(n + 2 * p, real=True) if fast_len is None else int(fast_len(n + 2 * p))
         before = (total - n) // 2
         pads.append((before, total - n - before))
         crop.append(slice(before, before + n))
