@@ -83,3 +83,9 @@ def test_noise_reg_bad_input():
     for bad in (-1.0, np.nan, np.inf):
         with pytest.raises(ValueError):
             noise_reg(bad)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (15, 22), (20, 9)])
+def test_gradient_power_half_plane(shape):
+    nh = shape[1] // 2 + 1
+    np.testing.assert_allclose(gradient_power(shape, half=True), gradient_power(shape)[:, :nh], atol=1e-12)

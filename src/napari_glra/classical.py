@@ -193,7 +193,7 @@ class _Grid:
         nh = self.shape[1] // 2 + 1
         self.K = psf2otf(k, self.shape)[:, :nh].astype(complex_dtype, copy=False)
         self.K2 = np.abs(self.K) ** 2
-        self.P = gradient_power(self.shape)[:, :nh].astype(self.dtype, copy=False)
+        self.P = gradient_power(self.shape, half=True).astype(self.dtype, copy=False)
 
     @property
     def mask(self) -> np.ndarray:

@@ -188,16 +188,20 @@ def _real_block(b: torch.Tensor) -> torch.Tensor:
     return torch.stack([rows_re, rows_im], 1).reshape(2 * m, 2 * p)
 
 
-def _complex_matmul_real(a: torch.Tensor, b: torch.Tensor, block: torch.Tensor | None = None) -> torch.Tensor:
+def _complex_matmul_real(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b`` for complex matrices as one real GEMM: ``[ar ai] @ [[br bi], [-bi br]]``.
 
-    ``a`` is ``(n, m)``, ``b`` is ``(m, p)``; ``block`` is ``_real_block(b)`` when the
-    caller reuses it for several ``a``.
+    ``a`` is ``(n, m)``, ``b`` is ``(m, p)``; see :func:`_matmul_real_block` to reuse the
+    real block of ``b`` for several ``a``.
     """
-    m, p = b.shape
-    big = _real_block(b) if block is None else block
-    out = torch.view_as_real(a.contiguous()).reshape(a.shape[0], 2 * m) @ big
-    return torch.view_as_complex(out.view(a.shape[0], p, 2))
+    return _matmul_real_block(a, _real_block(b))
+
+
+def _matmul_real_block(a: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for a complex ``(n, m)`` ``a`` and ``block = _real_block(b)``."""
+    m2, p2 = block.shape
+    out = torch.view_as_real(a.contiguous()).reshape(a.shape[0], m2) @ block
+    return torch.view_as_complex(out.view(a.shape[0], p2 // 2, 2))
 
 
 class GLRANet(nn.Module):
@@ -473,7 +477,7 @@ class GLRANet(nn.Module):
         block = _real_block(RhT)  # built once for the K * B products
         for b in range(B):
             for k in range(K):
-                Fk = _complex_matmul_real(P[b, k], RhT, block)  # (nh, nwr)
+                Fk = _matmul_real_block(P[b, k], block)  # (nh, nwr)
                 Fk *= Y[b]
                 out[b, k] = torch.fft.irfft2(Fk, s=(nh, nw))[rows, cols]
         return out

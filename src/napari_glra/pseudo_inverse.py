@@ -68,17 +68,21 @@ def psf2otf(psf: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.fft.fft2(pad)
 
 
-def gradient_power(shape: tuple[int, int]) -> np.ndarray:
-    """|D_x|² + |D_y|² of forward differences on an FFT grid."""
+def gradient_power(shape: tuple[int, int], half: bool = False) -> np.ndarray:
+    """|D_x|² + |D_y|² of forward differences on an FFT grid.
+
+    With ``half`` only the rfft half-plane (``shape[1] // 2 + 1`` columns) is computed:
+    the same values as ``gradient_power(shape)[:, : shape[1] // 2 + 1]``.
+    """
     u = np.fft.fftfreq(shape[0])[:, None]
-    v = np.fft.fftfreq(shape[1])[None, :]
+    v = (np.fft.rfftfreq if half else np.fft.fftfreq)(shape[1])[None, :]
     return (2 - 2 * np.cos(2 * np.pi * u)) + (2 - 2 * np.cos(2 * np.pi * v))
 
 
 @lru_cache(maxsize=8)
 def _half_gradient_power(n: int) -> np.ndarray:
     """``gradient_power((n, n))`` restricted to the rfft half-plane (cached)."""
-    return gradient_power((n, n))[:, : n // 2 + 1]
+    return gradient_power((n, n), half=True)
 
 
 def pseudo_inverse(
