@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from napari_glra.glra import fit_glram, glra_coefficients
-from napari_glra.kernels import FAMILIES, make_kernel, sample_kernel
-from napari_glra.network import GLRANet, NetConfig, macs_per_pixel
-from napari_glra.pseudo_inverse import pseudo_inverse
+from napari_glra.glra.basis import fit_glram, glra_coefficients
+from napari_glra.glra.network import GLRANet, NetConfig, macs_per_pixel
+from napari_glra.glra.pseudo_inverse import pseudo_inverse
+from napari_glra.physics.kernels import FAMILIES, make_kernel, sample_kernel
 
 
 def timeit(fn, repeat: int = 3, sync=None) -> float:

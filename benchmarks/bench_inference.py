@@ -56,8 +56,8 @@ def _image(size: int):
     import numpy as np
     from skimage import data
 
-    from napari_glra.degrade import degrade
-    from napari_glra.kernels import make_kernel
+    from napari_glra.physics.degrade import degrade
+    from napari_glra.physics.kernels import make_kernel
 
     k = make_kernel("motion", length=15, seed=3)
     x = data.camera().astype(np.float64) / 255.0
@@ -69,9 +69,9 @@ def _image(size: int):
 
 def _random_model_dir(tmp: str) -> str:
     """An untrained model of the default architecture (for timings while no model is shipped)."""
-    from napari_glra.glra import Basis
-    from napari_glra.model_io import save_model
-    from napari_glra.network import GLRANet, NetConfig
+    from napari_glra.glra.basis import Basis
+    from napari_glra.glra.model_io import save_model
+    from napari_glra.glra.network import GLRANet, NetConfig
 
     cfg = NetConfig()
     net = GLRANet(cfg, seed=0)

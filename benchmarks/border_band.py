@@ -31,8 +31,8 @@ import numpy as np
 from glra_trainer.data import load_images
 from napari_glra.api import deconvolve, load_model
 from napari_glra.classical import tv_deconv
-from napari_glra.degrade import degrade
-from napari_glra.kernels import make_kernel
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import make_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = 0.01

@@ -155,7 +155,7 @@ def run_celegans(data_dir, model, device, out, args, log):
     from matplotlib.patches import Rectangle
 
     from napari_glra.api import deconvolve, estimate_noise, prepare_psf
-    from napari_glra.intensity import fit_intensity_map
+    from napari_glra.engine.intensity import fit_intensity_map
 
     img = tifffile.imread(data_dir / "celegans2d" / "celegans.tif").astype(np.float32)
     psf_raw = tifffile.imread(data_dir / "celegans2d" / "psf_gaussian_sigma1.5.tif")
@@ -248,9 +248,9 @@ def run_bead(data_dir, model, device, out, args, log):
     from matplotlib.colors import PowerNorm
 
     from napari_glra.api import deconvolve, estimate_noise, prepare_psf
-    from napari_glra.intensity import fit_intensity_map
-    from napari_glra.optics import defocus_psf, radial_profile
-    from napari_glra.psf import estimate_background
+    from napari_glra.engine.intensity import fit_intensity_map
+    from napari_glra.physics.optics import defocus_psf, radial_profile
+    from napari_glra.physics.psf import estimate_background
 
     stack = tifffile.imread(data_dir / "bead3d" / "data.tif").astype(np.float32)
     psf3d = tifffile.imread(data_dir / "bead3d" / "kernel.tif").astype(np.float64)

@@ -4,7 +4,7 @@ Wraps the engine's steps with wall-clock timers and runs ``napari_glra.api.decon
 the benchmark image of ``bench_inference.py`` (motion kernel, 1 % noise, noise level given):
 
 - ``kernel coefficients``: the four noise-matched pseudo-inverses and their GLRA coefficients;
-- ``border extension``: :func:`napari_glra.border.border_extension` (the ADMM);
+- ``border extension``: :func:`napari_glra.engine.border.border_extension` (the ADMM);
 - ``Fourier block``: the exact deconvolution block (FFTs and the per-frequency products);
 - ``artifact block``: the convolutions after it (bfloat16 where the CPU has it; half-resolution
   models only, for the others it is part of ``rest``);
@@ -32,8 +32,8 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
     """Per-stage seconds (the minimum over ``repeats`` calls) of one ``size``² restoration."""
     from bench_inference import _image
 
-    import napari_glra.engine as engine
-    import napari_glra.network as network
+    import napari_glra.engine.pipeline as engine
+    import napari_glra.glra.network as network
     from napari_glra import api
 
     img, k = _image(size)

@@ -168,8 +168,8 @@ def cases(images: list[np.ndarray], families: list[str], fam: str, noise: float,
 
     Yields ``(i, y, sharp, k, params)`` per image, with the RNG use of ``run_evaluate``.
     """
-    from napari_glra.degrade import degrade
-    from napari_glra.kernels import sample_kernel
+    from napari_glra.physics.degrade import degrade
+    from napari_glra.physics.kernels import sample_kernel
 
     rng = np.random.default_rng([seed, int(noise * 1e4), families.index(fam)])
     for i, x in enumerate(images):
@@ -191,9 +191,9 @@ def uwiener(y: np.ndarray, k: np.ndarray) -> np.ndarray:
     """scikit-image's unsupervised Wiener-Hunt (self-tuned), on the mirror-padded observation."""
     from skimage.restoration import unsupervised_wiener
 
-    from napari_glra.classical import mirror_pad
+    from napari_glra._fft import pad_for_fft
 
-    yp, crop = mirror_pad(y, k.shape)
+    yp, crop = pad_for_fft(y, k.shape)
     out, _ = unsupervised_wiener(yp, k, clip=False, rng=0)
     return np.asarray(out[crop], dtype=np.float64)
 
@@ -214,7 +214,7 @@ def engine_restore(y, k, noise_level, model, device, **kwargs):
 def restore_all(model, y, k, noise, fam, tuned, device, methods) -> dict[str, np.ndarray]:
     """Every method's restoration of one observation (for the grid), clipped to [0, 1]."""
     from glra_trainer.baselines import run_baseline
-    from napari_glra.inference import restore_plane
+    from napari_glra.glra.inference import restore_plane
 
     out = {"blurred": y}
     for m in methods:
@@ -239,8 +239,8 @@ def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
     from glra_trainer.baselines import psnr, run_baseline, ssim
     from glra_trainer.device import pick_device
     from glra_trainer.evaluate import DEFAULTS, run_evaluate
-    from napari_glra.kernels import FAMILIES, make_kernel
-    from napari_glra.model_io import load_model_dir
+    from napari_glra.glra.model_io import load_model_dir
+    from napari_glra.physics.kernels import FAMILIES, make_kernel
 
     families = list(FAMILIES)
     noise_levels = [float(s) for s in P["noise_levels"]]
@@ -348,7 +348,7 @@ def run_protocol(args, P: dict, model_dir: str, data: Path) -> dict[str, Any]:
             x = images[i]
             if k.shape[0] > model.basis.d // 2 or k.shape[0] >= x.shape[0] // 2:  # the API's limit: d // 2
                 continue
-            from napari_glra.degrade import degrade
+            from napari_glra.physics.degrade import degrade
 
             y, xs = degrade(
                 x, k, noise=noise, saturation=1.2, mode="valid", seed=np.random.default_rng([i, fi])
@@ -461,7 +461,7 @@ def make_grids(prot: dict, P: dict, figures: Path, data: Path) -> dict[str, Any]
     """One figure per family: a representative image at the lowest and highest noise level, all methods."""
     plt = _plt()
     from glra_trainer.baselines import psnr
-    from napari_glra.kernels import FAMILIES
+    from napari_glra.physics.kernels import FAMILIES
 
     families = list(FAMILIES)
     results = list(csv.DictReader(open(data / "evaluate" / "results.csv")))
@@ -585,8 +585,8 @@ def plot_psnr_vs_noise(table: dict, figures: Path) -> None:
 def run_basis(args, P: dict, model, figures: Path, data: Path) -> dict[str, Any]:
     plt = _plt()
     from glra_trainer.basis import kernel_stack
-    from napari_glra.glra import fit_glram, relative_error
-    from napari_glra.kernels import FAMILIES, make_kernel
+    from napari_glra.glra.basis import fit_glram, relative_error
+    from napari_glra.physics.kernels import FAMILIES, make_kernel
 
     t0 = time.time()
     fams = list(FAMILIES)
@@ -803,7 +803,7 @@ def _bullet(*parts: str) -> str:
 
 
 def _ranges_text() -> str:
-    from napari_glra.kernels import FAMILIES, KERNEL_RANGES
+    from napari_glra.physics.kernels import FAMILIES, KERNEL_RANGES
 
     names = {"gaussian": "Gaussian", "disk": "disk", "motion": "camera-shake motion"}
     return ", ".join(
@@ -1260,7 +1260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     res: dict[str, Any] = {"model_desc": model_desc, "section_seconds": {}}
     from glra_trainer.device import pick_device
-    from napari_glra.model_io import load_model_dir
+    from napari_glra.glra.model_io import load_model_dir
 
     res["device"] = str(pick_device(args.device))
     model = load_model_dir(model_dir)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from skimage import io
 
-from napari_glra.degrade import degrade
-from napari_glra.kernels import FAMILIES, sample_kernel
-from napari_glra.pseudo_inverse import gradient_power, psf2otf
+from napari_glra.glra.pseudo_inverse import gradient_power, psf2otf
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import FAMILIES, sample_kernel
 
 
 def wiener_mirror(y, k, reg):

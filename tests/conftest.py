@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_glra.glra import Basis, fit_glram
-from napari_glra.kernels import make_kernel
-from napari_glra.pseudo_inverse import pseudo_inverse
+from napari_glra.glra.basis import Basis, fit_glram
+from napari_glra.glra.pseudo_inverse import pseudo_inverse
+from napari_glra.physics.kernels import make_kernel
 
 SMALL_D = 31
 SMALL_M = 8
@@ -38,8 +38,8 @@ def tiny_model_dir(tmp_path_factory):
     the linear GLRA estimate plus a small random correction), which is enough to test
     the engine's plumbing and numerics.
     """
-    from napari_glra.model_io import save_model
-    from napari_glra.network import GLRANet, NetConfig
+    from napari_glra.glra.model_io import save_model
+    from napari_glra.glra.network import GLRANet, NetConfig
 
     mats = []
     kernels = [make_kernel("gaussian", sigma=s) for s in (1.0, 1.3, 1.6, 2.0)]

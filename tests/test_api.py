@@ -11,9 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from napari_glra import api, engine, model_registry
-from napari_glra.degrade import degrade
-from napari_glra.kernels import make_kernel
+from napari_glra import api
+from napari_glra.engine import pipeline as engine
+from napari_glra.engine import registry as model_registry
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import make_kernel
 
 K = make_kernel("gaussian", sigma=1.6)
 
@@ -132,8 +134,9 @@ def test_kernel_fit_error(tiny_model):
 
 
 def test_reexports():
-    from napari_glra import degrade as degrade_mod
-    from napari_glra import kernels, noise, psf
+    from napari_glra.physics import degrade as degrade_mod
+    from napari_glra.engine import noise
+    from napari_glra.physics import kernels, psf
 
     assert api.make_kernel is kernels.make_kernel
     assert api.degrade is degrade_mod.degrade

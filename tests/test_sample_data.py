@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_glra._sample_data import blurred_camera, blurred_fluorescence, synthetic_fluorescence
-from napari_glra.degrade import blur
+from napari_glra.physics.degrade import blur
 
 
 def _by_name(layers):

@@ -6,7 +6,7 @@ Each function returns a list of napari ``LayerData`` tuples ``(data, kwargs, "im
   kernel with 1 % Gaussian noise, the kernel, and the sharp original;
 - :func:`blurred_fluorescence`: a synthetic fluorescence-like image (filaments,
   membranes, blobs and puncta on a dark background, 160 nm pixels; see
-  :mod:`napari_glra.synthetic`) blurred by a widefield PSF
+  :mod:`napari_glra.physics.synthetic`) blurred by a widefield PSF
   1.5 µm out of focus (a Gaussian if the optics module is missing) with
   Poisson-Gaussian noise, the PSF and the ground truth.
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .degrade import degrade
-from .kernels import make_kernel
-from .synthetic import fluorescence_image
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import make_kernel
+from napari_glra.physics.synthetic import fluorescence_image
 
 __all__ = ["blurred_camera", "blurred_fluorescence", "synthetic_fluorescence"]
 
@@ -86,7 +86,7 @@ def blurred_camera(length: float = 15.0, seed: int = 4, noise: float = 0.01) -> 
 def synthetic_fluorescence(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
     """A sharp fluorescence-like image: filaments, membranes, blobs and puncta on a dark background.
 
-    The image of :func:`napari_glra.synthetic.fluorescence_image` (the generator the
+    The image of :func:`napari_glra.physics.synthetic.fluorescence_image` (the generator the
     trainer uses too) for ``np.random.default_rng(seed)``.
 
     Parameters

@@ -23,10 +23,10 @@ Intensity and noise contract
   (:func:`estimate_noise` with the kernel: patch PCA and the periodogram where
   the kernel suppresses the signal, the smaller of the two).
 
-Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
+Every function here is a thin wrapper over :mod:`napari_glra.engine.pipeline` (the one
 inference code path, also used by the napari widget) and the modules it is
-built from (:mod:`napari_glra.model_registry`, :mod:`napari_glra.devices`,
-:mod:`napari_glra.kernel_fit`).
+built from (:mod:`napari_glra.engine.registry`, :mod:`napari_glra.engine.devices`,
+:mod:`napari_glra.engine.kernel_fit`).
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, kernel_fit, model_registry
-from .degrade import degrade
-from .devices import available_devices
-from .engine import DeconvResult, KernelFitWarning, deconvolve_iter
-from .kernels import make_kernel
-from .model_io import ModelFiles
-from .noise import estimate_noise
+from napari_glra.engine import kernel_fit
+from napari_glra.engine import pipeline as engine
+from napari_glra.engine import registry as model_registry
+from napari_glra.engine.devices import available_devices
+from napari_glra.engine.noise import estimate_noise
+from napari_glra.engine.pipeline import DeconvResult, KernelFitWarning, deconvolve_iter
+from napari_glra.glra.model_io import ModelFiles
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import make_kernel
 
 __all__ = [
     "DeconvResult",
@@ -64,7 +66,7 @@ __all__ = [
 def prepare_psf(psf: Any, **kwargs: Any) -> np.ndarray:
     """Check and normalise a PSF into an odd, centred, non-negative kernel summing to one.
 
-    Re-export of :func:`napari_glra.psf.prepare_psf` (see there for the
+    Re-export of :func:`napari_glra.physics.psf.prepare_psf` (see there for the
     options: background subtraction, bead stacks, resampling, cropping).
 
     Parameters
@@ -72,14 +74,14 @@ def prepare_psf(psf: Any, **kwargs: Any) -> np.ndarray:
     psf : array_like
         2D kernel or 3D bead stack.
     **kwargs
-        Options of :func:`napari_glra.psf.prepare_psf`.
+        Options of :func:`napari_glra.physics.psf.prepare_psf`.
 
     Returns
     -------
     numpy.ndarray
         The prepared kernel.
     """
-    from .psf import prepare_psf as _prepare_psf
+    from napari_glra.physics.psf import prepare_psf as _prepare_psf
 
     return _prepare_psf(psf, **kwargs)
 

@@ -37,12 +37,14 @@ wrappers around them.  They make grid searches cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import fft as sfft
 
-from .pseudo_inverse import gradient_power, psf2otf
+from napari_glra._checks import check_image_2d, check_kernel_2d, positive, positive_int, positive_values
+from napari_glra._fft import pad_for_fft
+from napari_glra.glra.pseudo_inverse import VALID_MU, gradient_power, psf2otf
 
 __all__ = [
     "wiener",
@@ -59,8 +61,6 @@ TV_BETA0 = 1.0
 TV_BETA_MAX = 256.0
 #: Default x-updates per beta level (9 levels x 2 = 18 x-updates).
 TV_ITERATIONS = 2
-#: Penalty of the ``v = k * x`` splitting used by ``boundary="valid"``.
-VALID_MU = 0.1
 #: ADMM iterations of the Wiener ``boundary="valid"`` solver.
 WIENER_VALID_ITERATIONS = 30
 
@@ -70,111 +70,10 @@ BOUNDARIES = ("mirror", "valid")
 # --------------------------------------------------------------------------- checks
 
 
-def _check_image(y: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 2:
-        raise ValueError(f"the image must be 2D, got shape {y.shape}")
-    if y.size == 0:
-        raise ValueError("the image is empty")
-    if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)):
-        raise ValueError(f"the image must be real-valued, got dtype {y.dtype}")
-    y = y.astype(dtype, copy=False)
-    if not np.all(np.isfinite(y)):
-        raise ValueError("the image contains NaN or inf")
-    return y
-
-
-def _check_kernel(k: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
-    k = np.asarray(k)
-    if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"the kernel must be a non-empty 2D array, got shape {k.shape}")
-    k = k.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(k)):
-        raise ValueError("the kernel contains NaN or inf")
-    # A valid observation may be smaller than the kernel (the sharp image
-    # behind it is y.shape + k.shape - 1), but not much: a kernel over twice
-    # the image size is almost surely a swap of the two arguments.
-    if k.shape[0] > 2 * image_shape[0] or k.shape[1] > 2 * image_shape[1]:
-        raise ValueError(
-            f"the kernel {k.shape} is larger than twice the image {image_shape}; "
-            "are the image and the kernel swapped?"
-        )
-    s = k.sum()
-    if not s > 0:
-        raise ValueError(f"the kernel must have a positive sum, got {s!r}")
-    return k / s
-
-
-def _positive(value: float, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return v
-
-
-def _positive_values(values: float | Sequence[float], name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=object))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1D sequence of positive numbers")
-    return np.array([_positive(v, name) for v in arr], dtype=np.float64)
-
-
 def _check_boundary(boundary: str) -> str:
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     return boundary
-
-
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if not (isinstance(value, (float, np.floating)) and float(value).is_integer()):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    v = int(value)
-    if v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return v
-
-
-# --------------------------------------------------------------------------- padding
-
-
-def mirror_pad(
-    y: np.ndarray, kernel_shape: tuple[int, int], fast_len: Callable[[int], int] | None = None
-) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """Mirror-pad an image for FFT deconvolution and give the crop back.
-
-    Each side gets at least ``2 * max(kernel_shape)`` pixels of symmetric
-    padding; the padded size is rounded up to a fast FFT length.
-
-    Parameters
-    ----------
-    y : numpy.ndarray
-        2D image.
-    kernel_shape : tuple of int
-        Shape of the blur kernel.
-    fast_len : callable, optional
-        The padded length for a minimum length (default: scipy's fast real-FFT
-        length, 5-smooth).
-
-    Returns
-    -------
-    padded : numpy.ndarray
-        The padded image.
-    crop : tuple of slice
-        ``padded[crop]`` is ``y``.
-    """
-    p = 2 * int(max(kernel_shape))
-    pads = []
-    crop = []
-    for n in y.shape:
-        total = sfft.next_fast_len(n + 2 * p, real=True) if fast_len is None else int(fast_len(n + 2 * p))
-        before = (total - n) // 2
-        pads.append((before, total - n - before))
-        crop.append(slice(before, before + n))
-    return np.pad(y, pads, mode="symmetric"), (crop[0], crop[1])
 
 
 #: Threads of the FFTs (scipy's ``workers``): all cores, as PyTorch uses them.
@@ -187,7 +86,7 @@ class _Grid:
     def __init__(self, y: np.ndarray, k: np.ndarray, dtype: type = np.float64) -> None:
         self.dtype = np.dtype(dtype)
         complex_dtype = np.result_type(self.dtype, np.complex64)
-        yp, self.crop = mirror_pad(y, k.shape)
+        yp, self.crop = pad_for_fft(y, k.shape)
         self.yp = yp.astype(self.dtype, copy=False)
         self.shape = self.yp.shape
         nh = self.shape[1] // 2 + 1
@@ -236,14 +135,14 @@ def wiener_sweep(
     numpy.ndarray
         ``(len(balances),) + y.shape`` restorations.
     """
-    y = _check_image(y)
-    k = _check_kernel(k, y.shape)
-    b = _positive_values(balances, "balance")[:, None, None]
+    y = check_image_2d(y)
+    k = check_kernel_2d(k, y.shape)
+    b = positive_values(balances, "balance")[:, None, None]
     if prior not in ("gradient", "identity"):
         raise ValueError(f"prior must be 'gradient' or 'identity', got {prior!r}")
     _check_boundary(boundary)
-    iterations = _positive_int(iterations, "iterations")
-    mu = _positive(mu, "mu")
+    iterations = positive_int(iterations, "iterations")
+    mu = positive(mu, "mu")
     g = _Grid(y, k)
     P = (g.P if prior == "gradient" else np.ones_like(g.K2))[None]
     Kc = np.conj(g.K)[None]
@@ -320,7 +219,7 @@ def wiener(
     Examples
     --------
     >>> import numpy as np
-    >>> from napari_glra.kernels import gaussian
+    >>> from napari_glra.physics.kernels import gaussian
     >>> y = np.random.default_rng(0).random((64, 64))
     >>> wiener(y, gaussian(1.5), balance=1e-2).shape
     (64, 64)
@@ -328,7 +227,7 @@ def wiener(
     return wiener_sweep(
         y,
         k,
-        [_positive(balance, "balance")],
+        [positive(balance, "balance")],
         prior=prior,
         boundary=boundary,
         iterations=iterations,
@@ -366,15 +265,15 @@ def richardson_lucy_path(
     numpy.ndarray
         ``(len(iterations),) + y.shape`` estimates, in the order asked.
     """
-    y = _check_image(y)
-    k = _check_kernel(k, y.shape)
+    y = check_image_2d(y)
+    k = check_kernel_2d(k, y.shape)
     if np.any(k < 0):
         raise ValueError("Richardson-Lucy needs a non-negative kernel")
     its = np.atleast_1d(np.asarray(iterations, dtype=object))
     if its.ndim != 1 or its.size == 0:
         raise ValueError("iterations must be a positive integer or a sequence of them")
-    its = [_positive_int(i, "iterations") for i in its]
-    eps = _positive(eps, "eps")
+    its = [positive_int(i, "iterations") for i in its]
+    eps = positive(eps, "eps")
     _check_boundary(boundary)
     g = _Grid(np.clip(y, eps, None), k)
     Kc = np.conj(g.K)
@@ -441,7 +340,7 @@ def richardson_lucy(
     numpy.ndarray
         Restored image, same shape as ``y`` (float64, positive).
     """
-    return richardson_lucy_path(y, k, [_positive_int(iterations, "iterations")], eps=eps, boundary=boundary)[
+    return richardson_lucy_path(y, k, [positive_int(iterations, "iterations")], eps=eps, boundary=boundary)[
         0
     ]
 
@@ -480,19 +379,19 @@ def tv_sweep(
     numpy.ndarray
         ``(len(lams),) + y.shape`` restorations.
     """
-    y = _check_image(y)
-    k = _check_kernel(k, y.shape)
-    lam = _positive_values(lams, "lam")[:, None, None]
-    iterations = _positive_int(iterations, "iterations")
-    beta0 = _positive(beta0, "beta0")
-    beta_max = _positive(beta_max, "beta_max")
+    y = check_image_2d(y)
+    k = check_kernel_2d(k, y.shape)
+    lam = positive_values(lams, "lam")[:, None, None]
+    iterations = positive_int(iterations, "iterations")
+    beta0 = positive(beta0, "beta0")
+    beta_max = positive(beta_max, "beta_max")
     if beta_max < beta0:
         raise ValueError(f"beta_max ({beta_max}) must be >= beta0 ({beta0})")
     beta_rate = float(beta_rate)
     if not np.isfinite(beta_rate) or beta_rate <= 1:
         raise ValueError(f"beta_rate must be a number > 1, got {beta_rate!r}")
     _check_boundary(boundary)
-    mu = _positive(mu, "mu")
+    mu = positive(mu, "mu")
     g = _Grid(y, k)
     Kc = np.conj(g.K)[None]
     K2, P = g.K2[None], g.P[None]
@@ -591,7 +490,7 @@ def tv_deconv(
     return tv_sweep(
         y,
         k,
-        [_positive(lam, "lam")],
+        [positive(lam, "lam")],
         iterations=iterations,
         beta0=beta0,
         beta_max=beta_max,

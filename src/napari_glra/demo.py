@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .degrade import degrade
-from .glra import Basis, fit_glram, load_basis
-from .kernels import make_kernel, sample_kernel
-from .pseudo_inverse import REG_POWER, REG_SCALE, pseudo_inverse
+from napari_glra.glra.basis import Basis, fit_glram, load_basis
+from napari_glra.glra.pseudo_inverse import REG_POWER, REG_SCALE, pseudo_inverse
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import make_kernel, sample_kernel
 
 __all__ = ["default_basis", "main", "psnr", "wiener", "tune_classical"]
 
@@ -81,7 +81,7 @@ def wiener(y: np.ndarray, k: np.ndarray, reg: float) -> np.ndarray:
     numpy.ndarray
         The restored image, same shape as ``y``.
     """
-    from .classical import wiener as _wiener
+    from napari_glra.classical import wiener as _wiener
 
     return _wiener(y, k, reg, prior="gradient", boundary="mirror")
 
@@ -153,7 +153,7 @@ def tune_classical(noise: float = NOISE, seed: int = 1, length: float = 17) -> d
     """
     from skimage import color, data
 
-    from .classical import richardson_lucy_path, wiener_sweep
+    from napari_glra.classical import richardson_lucy_path, wiener_sweep
 
     x = color.rgb2gray(data.astronaut())[64:320, 128:384]
     k = make_kernel("motion", length=length, seed=seed + 10)
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     import torch
     from skimage import data
 
-    from .network import GLRANet, NetConfig
+    from napari_glra.glra.network import GLRANet, NetConfig
 
     ap = argparse.ArgumentParser(prog="python -m napari_glra.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -212,13 +212,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     model = None
     try:
-        from . import api
+        from napari_glra import api
 
         model = api.load_model(args.model)
     except (FileNotFoundError, ValueError) as err:
         warnings.warn(f"no trained model ({err}); showing the linear block and Wiener only", stacklevel=2)
     if model is not None:
-        from .classical import richardson_lucy
+        from napari_glra.classical import richardson_lucy
 
         t = time.perf_counter()
         images["napari_glra"], info = api.deconvolve(y, k, model=args.model, return_info=True)

@@ -7,7 +7,7 @@ Both are magicgui ``Container`` subclasses taking the viewer as ``napari_viewer`
 as npe2 widget contributions expect.
 """
 
-from .deconvolve_widget import DeconvolveWidget
-from .kernel_widget import KernelWidget
+from napari_glra._qt.deconvolve_widget import DeconvolveWidget
+from napari_glra._qt.kernel_widget import KernelWidget
 
 __all__ = ["DeconvolveWidget", "KernelWidget"]

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, ProgressBar, PushButton, Widget
 
-from ..devices import PRECISIONS
-from . import _layers, _run
-from ._pickers import LayerCombo
+from napari_glra._qt import _layers, _run
+from napari_glra._qt._pickers import LayerCombo
+from napari_glra.engine.devices import PRECISIONS
 
 if TYPE_CHECKING:
     import napari.viewer

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import ComboBox
 from qtpy.QtCore import QSignalBlocker
 
-from ._layers import image_layers
+from napari_glra._qt._layers import image_layers
 
 if TYPE_CHECKING:
     import napari.layers

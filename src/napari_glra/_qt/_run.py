@@ -75,11 +75,11 @@ def deconvolution_job(image: Any, kernel: np.ndarray, materialise: bool = False,
     materialise : bool
         Load a lazy ``image`` into memory first (one plane of a dask stack).
     **options
-        Keyword arguments of :func:`napari_glra.engine.deconvolve_iter`.
+        Keyword arguments of :func:`napari_glra.engine.pipeline.deconvolve_iter`.
     """
     t0 = time.perf_counter()
     try:
-        from napari_glra.engine import deconvolve_iter
+        from napari_glra.engine.pipeline import deconvolve_iter
 
         yield 0.0, "preparing"
         if materialise or isinstance(image, np.ndarray):
@@ -153,8 +153,8 @@ def model_identity(model: Any, info: dict[str, Any]) -> tuple[str, str]:
 
 def fit_error(kernel: np.ndarray, model: Any, noise_level: float | None) -> tuple[float, float]:
     """Relative GLRA error of ``kernel`` in ``model``'s basis, and the engine's warning threshold."""
-    from napari_glra.kernel_fit import fit_warning_threshold, kernel_fit_error
-    from napari_glra.model_registry import load_model
+    from napari_glra.engine.kernel_fit import fit_warning_threshold, kernel_fit_error
+    from napari_glra.engine.registry import load_model
 
     noise = 0.01 if noise_level is None else float(noise_level)
     err = float(kernel_fit_error(kernel, model=model, noise_level=noise))

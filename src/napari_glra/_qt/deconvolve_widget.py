@@ -9,8 +9,8 @@ from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 
-from . import _layers, _run
-from ._forms import CURRENT_PLANE, WHOLE_STACK, deconvolve_form
+from napari_glra._qt import _layers, _run
+from napari_glra._qt._forms import CURRENT_PLANE, WHOLE_STACK, deconvolve_form
 
 if TYPE_CHECKING:
     import napari.layers

@@ -11,10 +11,10 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 
-from . import _layers
-from ._forms import special_spin
-from ._pickers import LayerCombo
-from ._preview import KernelPreview
+from napari_glra._qt import _layers
+from napari_glra._qt._forms import special_spin
+from napari_glra._qt._pickers import LayerCombo
+from napari_glra._qt._preview import KernelPreview
 
 if TYPE_CHECKING:
     import napari.layers
@@ -33,7 +33,7 @@ _SYMBOLS = {"sigma": "σ", "radius": "r", "length": "L"}
 
 def _defocus_maker() -> Any:
     """``defocus_psf`` when the optics module provides it (``make_kernel('defocus', ...)``)."""
-    from napari_glra import kernels
+    from napari_glra.physics import kernels
 
     extra = getattr(kernels, "_extra_makers", lambda: {})()
     return extra.get("defocus")
@@ -41,7 +41,7 @@ def _defocus_maker() -> Any:
 
 def kernel_families() -> list[str]:
     """Families offered by the widget: the core's, plus ``defocus`` when available."""
-    from napari_glra.kernels import FAMILIES
+    from napari_glra.physics.kernels import FAMILIES
 
     fams = list(FAMILIES)
     if "defocus" not in fams and _defocus_maker() is not None:
@@ -230,7 +230,7 @@ class KernelWidget(Container):
 
     def make_kernel(self) -> np.ndarray:
         """The kernel for the current settings."""
-        from napari_glra.kernels import make_kernel
+        from napari_glra.physics.kernels import make_kernel
 
         return make_kernel(self.family.value, **self.kernel_params())
 
@@ -264,7 +264,7 @@ class KernelWidget(Container):
 
     def prepare_psf(self, *_: Any) -> napari.layers.Image | None:
         """Turn the selected measured PSF layer into a normalised, centred kernel layer."""
-        from napari_glra.psf import prepare_psf
+        from napari_glra.physics.psf import prepare_psf
 
         layer = self.psf.value
         if layer is None:

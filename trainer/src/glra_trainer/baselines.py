@@ -33,8 +33,8 @@ from napari_glra.classical import (
     wiener,
     wiener_sweep,
 )
-from napari_glra.degrade import degrade
-from napari_glra.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
+from napari_glra.physics.degrade import degrade
+from napari_glra.physics.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
 
 __all__ = [
     "METHODS",
@@ -361,7 +361,7 @@ def tune_baselines(
     images : sequence of numpy.ndarray
         Validation images (2D, [0, 1]), preferably several times the largest kernel.
     families : sequence of str
-        Kernel families (see :data:`napari_glra.kernels.FAMILIES`).
+        Kernel families (see :data:`napari_glra.physics.kernels.FAMILIES`).
     noise_levels : sequence of float
         Noise standard deviations (0.01 = 1 %), or peak photon counts
         (``noise_model="poisson_gaussian"``).

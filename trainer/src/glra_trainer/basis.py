@@ -1,6 +1,6 @@
 """``glra-train basis``: sample kernels, compute pseudo-inverses, fit GLRAM, report held-out error.
 
-``families`` may hold any key of :data:`napari_glra.kernels.KERNEL_RANGES`,
+``families`` may hold any key of :data:`napari_glra.physics.kernels.KERNEL_RANGES`,
 including ``"defocus"`` (widefield microscope PSFs).  The held-out relative
 representation error is reported per family (and per noise level) and
 compared with ``target_error``.
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from napari_glra import __version__ as core_version
-from napari_glra.glra import Basis, fit_glram, relative_error, save_basis
-from napari_glra.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
-from napari_glra.pseudo_inverse import REG_POWER, REG_SCALE, pseudo_inverse
+from napari_glra.glra.basis import Basis, fit_glram, relative_error, save_basis
+from napari_glra.physics.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
+from napari_glra.glra.pseudo_inverse import REG_POWER, REG_SCALE, pseudo_inverse
 
 DEFAULTS: dict[str, Any] = {
     "d": 151,

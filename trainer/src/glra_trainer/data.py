@@ -5,7 +5,7 @@ Image sources (``Degrader(source=...)``):
 - ``"folder"`` (default): random crops of the given images (a folder of natural
   images such as BSDS500), or procedural dead leaves when there are none;
 - ``"fluorescence"``: procedural fluorescence-like images
-  (:func:`napari_glra.synthetic.fluorescence_image`), one per patch;
+  (:func:`napari_glra.physics.synthetic.fluorescence_image`), one per patch;
 - ``"mixed"``: a folder crop (or dead leaves) with probability ``p_natural``,
   else a fluorescence image.
 
@@ -17,7 +17,7 @@ Noise models (``Degrader(noise_model=...)``):
   ``peak_range`` and the read noise (photons) log-uniform in ``read_range``.
   The network is conditioned on one standard deviation: the effective
   ``sqrt(mean variance)`` of the observed patch
-  (:func:`napari_glra.degrade.effective_noise`), which is what the engine's
+  (:func:`napari_glra.physics.degrade.effective_noise`), which is what the engine's
   noise estimator returns on such images at inference.
 """
 
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_glra.degrade import add_noise, degrade, effective_noise
-from napari_glra.glra import Basis
-from napari_glra.kernels import FAMILIES, pad_to, sample_kernel
-from napari_glra.synthetic import fluorescence_image
+from napari_glra.physics.degrade import add_noise, degrade, effective_noise
+from napari_glra.glra.basis import Basis
+from napari_glra.physics.kernels import FAMILIES, pad_to, sample_kernel
+from napari_glra.physics.synthetic import fluorescence_image
 
 #: Image sources of :class:`Degrader`.
 SOURCES = ("folder", "fluorescence", "mixed")
@@ -135,7 +135,7 @@ class Degrader:
     read_range : tuple of float
         Read noise standard deviations in photons, log-uniform (Poisson-Gaussian).
     fluorescence : dict, optional
-        Keyword arguments of :func:`napari_glra.synthetic.fluorescence_image`.
+        Keyword arguments of :func:`napari_glra.physics.synthetic.fluorescence_image`.
     gain_range : tuple of float
         Fluorescence patches are multiplied by a gain log-uniform in this range
         before the blur (1-1: none).  Gains above 1 give observations whose bright
@@ -147,7 +147,7 @@ class Degrader:
     p_border : float
         Probability that a sample sits at an image border (:meth:`cut_border`): the
         observation stops at 1-4 sides inside the crop and is extended beyond there
-        exactly as the engine extends images (:func:`napari_glra.border.border_extension`).
+        exactly as the engine extends images (:func:`napari_glra.engine.border.border_extension`).
     """
 
     def __init__(
@@ -289,7 +289,7 @@ class Degrader:
 
         Each side is cut with probability 1/2 (at least one side), at a random depth
         of 0 to a third of the crop inside the output crop.  The kept rectangle is extended by
-        :func:`napari_glra.border.border_extension` (``border_pad`` pixels per cut side,
+        :func:`napari_glra.engine.border.border_extension` (``border_pad`` pixels per cut side,
         the engine's extension), then mirrored beyond, as the network pads a plane.
 
         Returns
@@ -299,7 +299,7 @@ class Degrader:
         observed : numpy.ndarray
             1 on the kept rectangle, 0 elsewhere (float32).
         """
-        from napari_glra.border import border_extension, border_pad
+        from napari_glra.engine.border import border_extension, border_pad
 
         n = y.shape[0]
         c, deepest = self.context, self.crop // 3

@@ -11,7 +11,7 @@ the evaluation images.
 
 Synthetic fluorescence protocol (``eval_source = "fluorescence"``): the test
 images are seeded procedural fluorescence images
-(:func:`napari_glra.synthetic.fluorescence_image`, seed ``seed``) and the
+(:func:`napari_glra.physics.synthetic.fluorescence_image`, seed ``seed``) and the
 tuning images a separate seeded set (seed ``seed + 1``), both ``crop`` pixels
 square.  With ``noise_model = "poisson_gaussian"`` each noise level is a peak
 photon count (photons at intensity 1 of the sharp image) and ``read_noise``
@@ -19,7 +19,7 @@ photons of Gaussian read noise are added; saturation is off by default for
 this source.  ``model_noise = "estimated"`` gives the model the noise level the
 engine estimates from the observation (as users run it, ``noise_level=None``);
 ``"known"`` gives it the true standard deviation (for Poisson-Gaussian noise
-the effective ``sqrt(mean variance)``, :func:`napari_glra.degrade.effective_noise`).
+the effective ``sqrt(mean variance)``, :func:`napari_glra.physics.degrade.effective_noise`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 
 from napari_glra.api import deconvolve
-from napari_glra.degrade import blur, effective_noise
-from napari_glra.inference import restore_plane
-from napari_glra.kernels import FAMILIES, sample_kernel
-from napari_glra.model_io import load_model_dir
-from napari_glra.noise import estimate_noise
-from napari_glra.synthetic import fluorescence_image
+from napari_glra.physics.degrade import blur, effective_noise
+from napari_glra.glra.inference import restore_plane
+from napari_glra.physics.kernels import FAMILIES, sample_kernel
+from napari_glra.glra.model_io import load_model_dir
+from napari_glra.engine.noise import estimate_noise
+from napari_glra.physics.synthetic import fluorescence_image
 
 from .baselines import METHODS as CLASSICAL
 from .baselines import (
@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "read_noise": 2.0,  # photons of Gaussian read noise ("poisson_gaussian")
     "saturation": None,  # None: 1.2 for "folder" (the paper's), none for "fluorescence"
     "model_noise": "known",  # noise level given to the model: "known" or "estimated" (the engine's)
-    "fluorescence": {},  # keyword arguments of napari_glra.synthetic.fluorescence_image
+    "fluorescence": {},  # keyword arguments of napari_glra.physics.synthetic.fluorescence_image
 }
 
 #: Protocol settings a ``tuned`` summary must share, with the value older summaries imply.

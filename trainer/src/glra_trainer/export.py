@@ -11,9 +11,9 @@ from typing import Any
 import torch
 
 from napari_glra import __version__ as core_version
-from napari_glra.glra import load_basis
-from napari_glra.model_io import save_model
-from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
+from napari_glra.glra.basis import load_basis
+from napari_glra.glra.model_io import save_model
+from napari_glra.glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
 from .fit import describe_init
 
@@ -196,7 +196,7 @@ def model_card(
     src = c.get("source", "folder")
     folder = f"random {c['crop']}×{c['crop']} grey crops of `{c['train_dir']}` with flips/rotations"
     synth = (
-        f"synthetic fluorescence images (`napari_glra.synthetic`: filaments, membranes, blobs, puncta, "
+        f"synthetic fluorescence images (`napari_glra.physics.synthetic`: filaments, membranes, blobs, puncta, "
         f"two-decade dynamic range) of {c['crop']}×{c['crop']} px"
     )
     gain = c.get("gain_range") or [1, 1]

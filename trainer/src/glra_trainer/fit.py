@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from napari_glra.glra import load_basis
-from napari_glra.kernels import FAMILIES
-from napari_glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
+from napari_glra.glra.basis import load_basis
+from napari_glra.physics.kernels import FAMILIES
+from napari_glra.glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
 from .data import Degrader, load_images, validation_set
 from .device import describe_hardware, pick_device
@@ -43,10 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "families": None,  # kernel families; None: those of the basis (its metadata), else FAMILIES
     "family_weights": None,  # relative frequency of each family in training batches (None: uniform)
     # Image source: "folder" (train_dir images, dead leaves without), "fluorescence"
-    # (napari_glra.synthetic), "mixed" (folder with probability p_natural, else fluorescence).
+    # (napari_glra.physics.synthetic), "mixed" (folder with probability p_natural, else fluorescence).
     "source": "folder",
     "p_natural": 0.5,
-    "fluorescence": {},  # keyword arguments of napari_glra.synthetic.fluorescence_image
+    "fluorescence": {},  # keyword arguments of napari_glra.physics.synthetic.fluorescence_image
     "gain_range": [1.0, 1.0],  # log-uniform gain of fluorescence patches (see data.Degrader)
     # Noise: "gaussian" (noise_min-noise_max) or "poisson_gaussian" (peak photons at intensity 1
     # and read noise in photons, both log-uniform); the network gets the effective std.
@@ -172,7 +172,7 @@ def init_from_model(
     str
         A line for the log.
     """
-    from napari_glra.model_io import load_model_dir
+    from napari_glra.glra.model_io import load_model_dir
 
     source = Path(source)
     if source.is_dir():

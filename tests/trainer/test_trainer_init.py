@@ -1,0 +1,114 @@
+"""``glra-train fit`` with ``init_from``: start from a trained model on another basis."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("glra_trainer")
+
+from glra_trainer.fit import init_from_model  # noqa: E402
+from napari_glra.glra.model_io import load_model_dir  # noqa: E402
+from napari_glra.glra.network import GLRANet, NetConfig  # noqa: E402
+from napari_glra.physics.kernels import make_kernel  # noqa: E402
+
+
+def _features(net, model_basis, y, k):
+    M, _ = model_basis.balanced_coefficients(k, 0.01, net.config.balances)
+    with torch.no_grad():
+        return net.features(torch.as_tensor(y)[None, None], torch.as_tensor(M, dtype=torch.float32)[None])
+
+
+def test_init_from_carries_the_mix_to_a_rotated_basis(tiny_model_dir):
+    """A new basis spanning the same space (permuted, sign-flipped columns) gives the same features."""
+    from napari_glra.glra.basis import Basis
+
+    old = load_model_dir(tiny_model_dir)
+    m = old.basis.m
+    rng = np.random.default_rng(0)
+    Q = np.eye(m)[rng.permutation(m)] * rng.choice([-1.0, 1.0], m)
+    P = np.eye(m)[rng.permutation(m)] * rng.choice([-1.0, 1.0], m)
+    new_basis = Basis(old.basis.L @ P, old.basis.R @ Q)
+    net = GLRANet(old.net.config, new_basis.L, new_basis.R, seed=5)
+    msg = init_from_model(net, tiny_model_dir)
+    assert "initialised from" in msg
+    torch.testing.assert_close(net.L.detach(), torch.as_tensor(new_basis.L, dtype=torch.float32))
+    y = rng.random((48, 48)).astype(np.float32)
+    k = make_kernel("gaussian", sigma=1.5)
+    f_old = _features(old.net, old.basis, y, k)
+    f_new = _features(net, new_basis, y, k)
+    torch.testing.assert_close(f_new, f_old, atol=2e-5, rtol=1e-4)
+    for name, p in old.net.body.state_dict().items():  # artifact block copied as it is
+        torch.testing.assert_close(net.body.state_dict()[name], p)
+
+
+def test_init_from_rejects_another_architecture(tiny_model_dir, tmp_path):
+    old = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), "width": old.net.config.width + 2})
+    net = GLRANet(cfg, old.basis.L, old.basis.R)
+    with pytest.raises(ValueError, match="width"):
+        init_from_model(net, tiny_model_dir)
+    with pytest.raises(FileNotFoundError, match="neither"):
+        init_from_model(net, tmp_path / "missing")
+
+
+def test_resume_with_other_settings_records_a_phase(tmp_path):
+    from glra_trainer.export import _phase_text
+    from glra_trainer.fit import write_run_config
+
+    path = tmp_path / "run_config.json"
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 10, "threads": 2}, 0)
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 10, "threads": 1}, 40)  # same settings
+    assert json.loads(path.read_text())["phases"] == []
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 20, "family_weights": [1, 2]}, 50)
+    rec = json.loads(path.read_text())
+    assert rec["max_minutes"] == 20
+    assert rec["phases"] == [
+        {
+            "from_step": 50,
+            "changed": {"family_weights": [1, 2], "max_minutes": 20},
+            "before": {"family_weights": None, "max_minutes": 10},
+        }
+    ]
+    text = _phase_text(rec["phases"][0])
+    want = "- Continued from step 50 with family_weights [1, 2] (before: uniform), "
+    assert text == want + "max_minutes 20 (before: 10)."
+    write_run_config(path, {"lr": 1e-3, "max_minutes": 20, "family_weights": [1, 2]}, 0)  # a new run
+    assert json.loads(path.read_text())["phases"] == []
+
+
+def test_init_source_names_the_model(tiny_model_dir, tmp_path):
+    from glra_trainer.fit import describe_init
+
+    assert describe_init(str(tiny_model_dir)).startswith("model `tiny` version 0.0-test")
+    assert describe_init(str(tmp_path / "checkpoint.pt")) == f"`{tmp_path / 'checkpoint.pt'}`"
+    assert describe_init(None) is None
+
+
+def test_init_from_adds_a_zero_border_channel(tiny_model_dir):
+    """A model without the border channel starts a border-channel network with the same function."""
+    old = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), "border_channel": True})
+    net = GLRANet(cfg, old.basis.L, old.basis.R, seed=3)
+    assert "border channel added" in init_from_model(net, tiny_model_dir)
+    y = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    M, _ = old.basis.balanced_coefficients(make_kernel("gaussian", sigma=1.5), 0.01, cfg.balances)
+    M = torch.as_tensor(M, dtype=torch.float32)[None]
+    obs = torch.ones_like(y)
+    obs[..., :20, :] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(net(y, M, observed=obs), old.net(y, M), atol=1e-5, rtol=1e-4)
+    back = GLRANet(old.net.config, old.basis.L, old.basis.R)  # and not the other way round
+    with pytest.raises(ValueError, match="border_channel"):
+        init_from_model(back, _export_border(net, old, tiny_model_dir))
+
+
+def _export_border(net, old, tmp):
+    from napari_glra.glra.model_io import save_model
+
+    out = tmp.parent / "border_model"
+    save_model(out, net, old.basis, name="b", version="0")
+    return out

@@ -1,0 +1,201 @@
+"""End-to-end smoke run of the trainer: basis -> fit -> fit --resume -> evaluate -> export -> load."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("glra_trainer")
+
+from glra_trainer.cli import main  # noqa: E402
+
+
+def test_help_of_every_subcommand():
+    for cmd in ("basis", "fit", "evaluate", "export"):
+        out = subprocess.run(
+            [sys.executable, "-m", "glra_trainer.cli", cmd, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "--config" in out.stdout and "--set" in out.stdout
+
+
+def test_config_file_and_overrides(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[fit]\nbatch = 3\n[fit.network]\nwidth = 8\n")
+    assert (
+        main(["fit", "--config", str(cfg), "--set", "steps=7", "--set", "network.depth=2", "--print-config"])
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["batch"] == 3 and printed["steps"] == 7
+    assert printed["network"] == {"width": 8, "depth": 2}
+
+
+def test_smoke_pipeline(tmp_path, image_dir):
+    run = tmp_path / "run"
+    basis = run / "basis.safetensors"
+    s = ["--smoke", "--seed", "1"]
+    assert main(["basis", *s, "--set", f'out="{basis}"']) == 0
+    meta_err = (
+        __import__("napari_glra.glra.basis", fromlist=["load_basis"]).load_basis(basis).metadata["heldout_error"]
+    )
+    assert set(meta_err) == {"gaussian", "disk", "motion"}
+
+    fit = [
+        "fit",
+        *s,
+        "--set",
+        f'out="{run}"',
+        "--set",
+        f'basis="{basis}"',
+        "--set",
+        'train_dir=""',
+        "--set",
+        f'val_dir="{image_dir}"',
+        "--device",
+        "cpu",
+    ]
+    assert main(fit) == 0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [3, 6]
+    assert all(np.isfinite(float(r["val_motion"])) for r in rows)
+    assert (run / "checkpoint.pt").is_file() and (run / "curves.png").is_file()
+
+    # Resume continues from the checkpoint to the new step count.
+    assert main([*fit, "--resume", "--set", "steps=9"]) == 0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert int(rows[-1]["step"]) == 9
+
+    model_dir = tmp_path / "models" / "smoke"
+    assert (
+        main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"'])
+        == 0
+    )
+    ev = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                "--set",
+                f'eval_dir="{image_dir}"',
+                "--set",
+                f'tune_dir="{image_dir}"',
+                "--set",
+                "skip_images=0",
+                "--set",
+                f'out="{ev}"',
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((ev / "summary.json").read_text())
+    # A second evaluation can reuse the tuned parameters (same protocol) instead of tuning again.
+    ev2 = tmp_path / "eval2"
+    common = [
+        "--set",
+        f'eval_dir="{image_dir}"',
+        "--set",
+        f'tune_dir="{image_dir}"',
+        "--set",
+        "skip_images=0",
+    ]
+    assert (
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                *common,
+                "--set",
+                f'out="{ev2}"',
+                "--set",
+                f'tuned="{ev / "summary.json"}"',
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((ev2 / "summary.json").read_text())["tuned_parameters"] == summary["tuned_parameters"]
+    with pytest.raises(SystemExit, match="other settings"):
+        main(
+            [
+                "evaluate",
+                *s,
+                "--set",
+                f'model="{model_dir}"',
+                *common,
+                "--set",
+                f'out="{ev2}"',
+                "--set",
+                f'tuned="{ev / "summary.json"}"',
+                "--set",
+                "tune_images=2",
+            ]
+        )
+    cell = summary["table"]["0.01"]["motion"]
+    assert {"model", "linear", "wiener", "rl", "tv", "blurred"} <= set(cell)
+    assert "napari-glra" in (ev / "table.md").read_text()
+
+    # Export again with the evaluation: the card carries the measured table.
+    assert (
+        main(
+            [
+                "export",
+                *s,
+                "--set",
+                f'run="{run}"',
+                "--set",
+                'name="smoke"',
+                "--set",
+                f'out="{model_dir}"',
+                "--set",
+                f'eval="{ev / "summary.json"}"',
+            ]
+        )
+        == 0
+    )
+    card = (model_dir / "MODEL.md").read_text()
+    assert "Wiener (tuned)" in card and f"{cell['model']['psnr']:.2f}" in card
+
+    from napari_glra.glra.model_io import load_model_dir
+
+    model = load_model_dir(model_dir)
+    assert model.name == "smoke" and model.config["training"]["steps"] == 9
+
+
+def test_fit_with_border_samples_and_bfloat16(tmp_path, image_dir):
+    """p_border + network.border_channel + amp: border validation columns, observed-only loss."""
+    run = tmp_path / "run"
+    basis = run / "basis.safetensors"
+    assert main(["basis", "--smoke", "--seed", "1", "--set", f'out="{basis}"']) == 0
+    fit = ["fit", "--smoke", "--seed", "1", "--device", "cpu"]
+    for item in (
+        f'out="{run}"',
+        f'basis="{basis}"',
+        'train_dir=""',
+        f'val_dir="{image_dir}"',
+        "p_border=0.5",
+        'amp="bfloat16"',
+        "network.border_channel=true",
+    ):
+        fit += ["--set", item]
+    assert main(fit) == 0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert {"border_gaussian", "border_disk", "border_motion"} <= set(rows[0])
+    assert all(np.isfinite(float(r["border_motion"])) and np.isfinite(float(r["loss"])) for r in rows)
+    with pytest.raises(ValueError, match="amp"):
+        main([*fit, "--set", 'amp="float16"', "--set", f'out="{tmp_path / "bad"}"'])
