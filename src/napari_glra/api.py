@@ -23,44 +23,82 @@ Intensity and noise contract
   (:func:`estimate_noise` with the kernel: patch PCA and the periodogram where
   the kernel suppresses the signal, the smaller of the two).
 
-Every function here is a thin wrapper over :mod:`napari_glra.engine.pipeline` (the one
+Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
 inference code path, also used by the napari widget) and the modules it is
 built from (:mod:`napari_glra.engine.registry`, :mod:`napari_glra.engine.devices`,
-:mod:`napari_glra.engine.kernel_fit`).
+:mod:`napari_glra.engine.kernel_fit`).  The napari widgets import nothing else of the package.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
 import numpy as np
 
-from napari_glra.engine import kernel_fit
-from napari_glra.engine import pipeline as engine
+from napari_glra.engine import DeconvResult, KernelFitWarning, deconvolve_iter, kernel_fit, run
 from napari_glra.engine import registry as model_registry
-from napari_glra.engine.devices import available_devices
+from napari_glra.engine.devices import PRECISIONS, available_devices
 from napari_glra.engine.noise import estimate_noise
-from napari_glra.engine.pipeline import DeconvResult, KernelFitWarning, deconvolve_iter
 from napari_glra.glra.model_io import ModelFiles
 from napari_glra.physics.degrade import degrade
-from napari_glra.physics.kernels import make_kernel
+from napari_glra.physics.kernels import FAMILIES, make_kernel
+from napari_glra.physics.optics import defocus_psf
+from napari_glra.physics.psf import prepare_psf as _prepare_psf
 
 __all__ = [
     "DeconvResult",
+    "KERNEL_FAMILIES",
     "KernelFitWarning",
     "ModelFiles",
+    "PRECISIONS",
     "available_devices",
     "available_models",
     "deconvolve",
     "deconvolve_iter",
     "degrade",
     "estimate_noise",
+    "fit_warning_threshold",
+    "kernel_defaults",
     "kernel_fit_error",
     "load_model",
     "make_kernel",
     "prepare_psf",
 ]
+
+#: Kernel families :func:`make_kernel` knows: those the shipped basis was built for, then
+#: ``"defocus"`` (a widefield microscope PSF, :func:`napari_glra.physics.optics.defocus_psf`).
+KERNEL_FAMILIES: tuple[str, ...] = (*FAMILIES, "defocus")
+
+
+def kernel_defaults(family: str) -> dict[str, float]:
+    """The numeric parameters of a kernel family and their default values.
+
+    Parameters
+    ----------
+    family : str
+        One of :data:`KERNEL_FAMILIES`.
+
+    Returns
+    -------
+    dict
+        ``{name: default}`` of the family's physical parameters (for ``"defocus"``
+        the optics: ``na``, ``wavelength``, ``pixel_size``, ``defocus``, ``n_immersion``;
+        for the others their shape parameter's usual value), in signature order.
+    """
+    if family == "defocus":
+        out = {}
+        for p in inspect.signature(defocus_psf).parameters.values():
+            if p.name == "size" or p.kind is p.KEYWORD_ONLY:
+                break
+            if p.name != "oversample":
+                out[p.name] = float(p.default)
+        return out
+    shapes = {"gaussian": {"sigma": 2.0}, "disk": {"radius": 5.0}, "motion": {"length": 15.0, "seed": 0}}
+    if family not in shapes:
+        raise ValueError(f"unknown kernel family {family!r}; choose one of {list(KERNEL_FAMILIES)}")
+    return dict(shapes[family])
 
 
 def prepare_psf(psf: Any, **kwargs: Any) -> np.ndarray:
@@ -81,8 +119,6 @@ def prepare_psf(psf: Any, **kwargs: Any) -> np.ndarray:
     numpy.ndarray
         The prepared kernel.
     """
-    from napari_glra.physics.psf import prepare_psf as _prepare_psf
-
     return _prepare_psf(psf, **kwargs)
 
 
@@ -197,7 +233,7 @@ def deconvolve(
     elif progress is False:
         callback = None
     try:
-        result = engine.run(
+        result = run(
             deconvolve_iter(
                 image,
                 kernel,
@@ -272,3 +308,19 @@ def kernel_fit_error(
         ``k†`` in the basis; above 0.1 (10 %) :func:`deconvolve` warns.
     """
     return kernel_fit.kernel_fit_error(kernel, model=model, noise_level=noise_level)
+
+
+def fit_warning_threshold(model: str | os.PathLike | ModelFiles = "default") -> float:
+    """The kernel fit error above which :func:`deconvolve` warns for a model.
+
+    Parameters
+    ----------
+    model : str, path or ModelFiles
+        The model.
+
+    Returns
+    -------
+    float
+        0.1 (10 %), or twice the basis' worst held-out error if that is larger.
+    """
+    return kernel_fit.fit_warning_threshold(model_registry.load_model(model))

@@ -53,7 +53,6 @@ __all__ = [
     "richardson_lucy_path",
     "tv_deconv",
     "tv_sweep",
-    "mirror_pad",
 ]
 
 #: Default TV continuation: beta goes 1, 2, 4, ..., 256 (9 levels).

@@ -63,8 +63,8 @@ def wait_idle(qtbot, widget, timeout: int = 60_000) -> None:
 
 
 def slow_engine(monkeypatch, steps: int = 200, delay: float = 0.02) -> dict:
-    """Make ``engine.deconvolve_iter`` yield ``steps`` slow steps before the real work; returns counters."""
-    import napari_glra.engine.pipeline as engine
+    """Make ``api.deconvolve_iter`` yield ``steps`` slow steps before the real work; returns counters."""
+    from napari_glra import api as engine
 
     real = engine.deconvolve_iter
     state = {"steps": 0, "closed": False}

@@ -5,8 +5,7 @@ import pytest
 import torch
 from conftest import TINY_NET
 
-from napari_glra.engine import tiling
-from napari_glra.engine.pipeline import deconvolve_iter, run
+from napari_glra.engine import deconvolve_iter, run, tiling
 from napari_glra.glra.network import GLRANet, NetConfig, macs_per_pixel
 from napari_glra.physics.kernels import make_kernel
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, ProgressBar, PushButton, Widget
 
+from napari_glra import api
 from napari_glra._qt import _layers, _run
 from napari_glra._qt._pickers import LayerCombo
-from napari_glra.engine.devices import PRECISIONS
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -69,7 +69,7 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
         ComboBox(
             name="precision",
             label="precision",
-            choices=list(PRECISIONS),
+            choices=list(api.PRECISIONS),
             value="auto",
             tooltip="Arithmetic of the network's artifact block: 'auto' is bfloat16 on CPUs with native "
             "bfloat16 (the block 2-3x faster, within about 0.01 dB), float32 elsewhere",

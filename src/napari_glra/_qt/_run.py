@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from napari_glra import api
+
 __all__ = [
     "Failed",
     "Finished",
@@ -23,10 +25,6 @@ __all__ = [
     "model_identity",
     "output_metadata",
 ]
-
-#: Relative GLRA error of a kernel above which the widget shows a warning.
-DEFAULT_FIT_WARNING = 0.1
-
 
 @dataclass
 class Failed:
@@ -79,15 +77,13 @@ def deconvolution_job(image: Any, kernel: np.ndarray, materialise: bool = False,
     """
     t0 = time.perf_counter()
     try:
-        from napari_glra.engine.pipeline import deconvolve_iter
-
         yield 0.0, "preparing"
         if materialise or isinstance(image, np.ndarray):
             image = np.asarray(image)
             if image.flags.writeable:
                 image = image.view()
                 image.flags.writeable = False
-        gen = deconvolve_iter(image, kernel, **options)
+        gen = api.deconvolve_iter(image, kernel, **options)
         while True:
             try:
                 item = next(gen)
@@ -104,65 +100,24 @@ def deconvolution_job(image: Any, kernel: np.ndarray, materialise: bool = False,
 
 def available_devices() -> list[str]:
     """``"auto"``, then the devices torch can use here (``"cpu"``, ``"cuda:N"``, ``"mps"``)."""
-    try:
-        from napari_glra import api
-
-        if hasattr(api, "available_devices"):
-            devs = [str(d) for d in api.available_devices()]
-            return ["auto"] + [d for d in devs if d != "auto"]
-    except Exception:  # noqa: BLE001 - fall back to asking torch
-        pass
-    devices = ["auto", "cpu"]
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            devices.append("mps")
-    except Exception:  # noqa: BLE001 - torch missing or broken: CPU only
-        pass
-    return devices
+    return ["auto"] + [str(d) for d in api.available_devices() if str(d) != "auto"]
 
 
 def available_model_names() -> list[str]:
     """Names from :func:`napari_glra.api.available_models` (empty when none is installed)."""
-    try:
-        from napari_glra import api
-
-        return [str(m) for m in api.available_models()]
-    except Exception:  # noqa: BLE001 - no models: the widget says so when run
-        return []
+    return [str(m) for m in api.available_models()]
 
 
 def model_identity(model: Any, info: dict[str, Any]) -> tuple[str, str]:
-    """Model name and version for the output metadata (from the engine's info, else the model)."""
-    name = info.get("model_name") or info.get("model")
-    version = info.get("model_version")
-    if isinstance(name, str) and version is not None:
-        return name, str(version)
-    try:
-        from napari_glra import api
-
-        loaded = api.load_model(model)
-        return str(getattr(loaded, "name", model)), str(getattr(loaded, "version", "?"))
-    except Exception:  # noqa: BLE001
-        return str(name or model), str(version or "?")
+    """Model name and version for the output metadata (the engine records both in its info)."""
+    return str(info["model"]), str(info["model_version"])
 
 
 def fit_error(kernel: np.ndarray, model: Any, noise_level: float | None) -> tuple[float, float]:
     """Relative GLRA error of ``kernel`` in ``model``'s basis, and the engine's warning threshold."""
-    from napari_glra.engine.kernel_fit import fit_warning_threshold, kernel_fit_error
-    from napari_glra.engine.registry import load_model
-
     noise = 0.01 if noise_level is None else float(noise_level)
-    err = float(kernel_fit_error(kernel, model=model, noise_level=noise))
-    try:
-        threshold = float(fit_warning_threshold(load_model(model)))
-    except Exception:  # noqa: BLE001 - older engine: a fixed threshold
-        threshold = DEFAULT_FIT_WARNING
-    return err, threshold
+    err = float(api.kernel_fit_error(kernel, model=model, noise_level=noise))
+    return err, float(api.fit_warning_threshold(model))
 
 
 def output_metadata(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 
+from napari_glra import api
 from napari_glra._qt import _layers
 from napari_glra._qt._forms import special_spin
 from napari_glra._qt._pickers import LayerCombo
@@ -31,22 +31,9 @@ _FAMILY_PARAMS: dict[str, dict[str, tuple[str, float, float, float, float]]] = {
 _SYMBOLS = {"sigma": "σ", "radius": "r", "length": "L"}
 
 
-def _defocus_maker() -> Any:
-    """``defocus_psf`` when the optics module provides it (``make_kernel('defocus', ...)``)."""
-    from napari_glra.physics import kernels
-
-    extra = getattr(kernels, "_extra_makers", lambda: {})()
-    return extra.get("defocus")
-
-
 def kernel_families() -> list[str]:
-    """Families offered by the widget: the core's, plus ``defocus`` when available."""
-    from napari_glra.physics.kernels import FAMILIES
-
-    fams = list(FAMILIES)
-    if "defocus" not in fams and _defocus_maker() is not None:
-        fams.append("defocus")
-    return fams
+    """Families offered by the widget (:data:`napari_glra.api.KERNEL_FAMILIES`)."""
+    return list(api.KERNEL_FAMILIES)
 
 
 #: Spin boxes of the optics parameters of ``defocus_psf`` (others get a generic one).
@@ -61,21 +48,12 @@ _SYMBOLS.update({"na": "NA", "wavelength": "λ", "pixel_size": "px", "defocus": 
 
 
 def _defocus_params() -> dict[str, tuple[str, float, float, float, float]]:
-    """Spin-box specs of ``defocus_psf``'s optics (its numeric parameters before ``size``)."""
-    maker = _defocus_maker()
-    if maker is None:
-        return {}
+    """Spin-box specs of ``defocus_psf``'s optics (:func:`napari_glra.api.kernel_defaults`)."""
     out = {}
-    for p in inspect.signature(maker).parameters.values():
-        if p.name == "size" or p.kind is p.KEYWORD_ONLY:
-            break
-        d = p.default
-        if p.name == "oversample" or isinstance(d, bool) or not isinstance(d, (int, float)):
-            continue
-        label, lo, hi, step = _DEFOCUS_SPECS.get(
-            p.name, (p.name.replace("_", " "), 0.0, 10 * abs(d) or 10.0, 0.01)
-        )
-        out[p.name] = (label, lo, hi, float(d), step)
+    for name, d in api.kernel_defaults("defocus").items():
+        generic = (name.replace("_", " "), 0.0, 10 * abs(d) or 10.0, 0.01)
+        label, lo, hi, step = _DEFOCUS_SPECS.get(name, generic)
+        out[name] = (label, lo, hi, float(d), step)
     return out
 
 
@@ -230,9 +208,7 @@ class KernelWidget(Container):
 
     def make_kernel(self) -> np.ndarray:
         """The kernel for the current settings."""
-        from napari_glra.physics.kernels import make_kernel
-
-        return make_kernel(self.family.value, **self.kernel_params())
+        return api.make_kernel(self.family.value, **self.kernel_params())
 
     def update_preview(self, *_: Any) -> None:
         """Recompute the live preview (warnings go to its tooltip, not to notifications)."""
@@ -264,8 +240,6 @@ class KernelWidget(Container):
 
     def prepare_psf(self, *_: Any) -> napari.layers.Image | None:
         """Turn the selected measured PSF layer into a normalised, centred kernel layer."""
-        from napari_glra.physics.psf import prepare_psf
-
         layer = self.psf.value
         if layer is None:
             show_error("Select a PSF layer (e.g. a bead image) first.")
@@ -283,7 +257,7 @@ class KernelWidget(Container):
             data = np.asarray(_layers.layer_array(layer))
             while data.ndim > 3 and data.shape[0] == 1:
                 data = data[0]
-            k = prepare_psf(data, **kwargs)
+            k = api.prepare_psf(data, **kwargs)
         except Exception as exc:  # noqa: BLE001
             show_error(f"Could not prepare the PSF {layer.name!r}: {exc}")
             return None

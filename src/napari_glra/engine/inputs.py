@@ -1,11 +1,11 @@
 """Validating the engine's inputs and viewing an image as independent 2D planes.
 
-:func:`_analyse_image` checks an image (dtype, shape, finite values, the
-channel axis, the selected planes) and returns a :class:`_Job`: a canonical
+:func:`analyse_image` checks an image (dtype, shape, finite values, the
+channel axis, the selected planes) and returns a :class:`Planes`: a canonical
 view ``(lead..., H, W, C)`` of it (no copy for numpy, lazy for dask) that also
 samples planes for the intensity map and the noise estimate.  The other
-``_check_*`` / ``_resolve_*`` helpers validate the scalar arguments of
-:func:`napari_glra.engine.pipeline.deconvolve_iter`.
+``check_*`` / ``resolve_*`` helpers validate the scalar arguments of
+:func:`napari_glra.engine.plan.make_plan`.
 
 Layout
 ------
@@ -24,20 +24,19 @@ from typing import Any
 
 import numpy as np
 
-from napari_glra.engine.intensity import IntensityMap, fit_intensity_map
-from napari_glra.engine.noise import estimate_noise_plane
-
 #: Number of planes (evenly spaced) the intensity map and the noise level are estimated from.
 MAX_SAMPLE_PLANES = 8
 #: Upper bound of a sensible noise level on the [0, 1] scale.
 MAX_NOISE_LEVEL = 0.5
 
 
-def _is_dask(a: Any) -> bool:
+def is_dask(a: Any) -> bool:
+    """Whether ``a`` is a dask array (without importing dask)."""
     return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "compute")
 
 
-def _check_dtype(a: Any, what: str) -> None:
+def check_dtype(a: Any, what: str) -> None:
+    """Refuse non-numeric, boolean and complex arrays with a ``TypeError`` naming ``what``."""
     dt = np.dtype(a.dtype)
     if dt.kind == "b" or not (np.issubdtype(dt, np.integer) or np.issubdtype(dt, np.floating)):
         kind = (
@@ -53,7 +52,7 @@ def _check_dtype(a: Any, what: str) -> None:
         )
 
 
-def _normalise_channel_axis(channel_axis: Any, shape: tuple[int, ...]) -> tuple[int | None, bool]:
+def normalise_channel_axis(channel_axis: Any, shape: tuple[int, ...]) -> tuple[int | None, bool]:
     """``(axis, auto)``: the channel axis as a non-negative index (or None)."""
     ndim = len(shape)
     if channel_axis is None:
@@ -74,7 +73,7 @@ def _normalise_channel_axis(channel_axis: Any, shape: tuple[int, ...]) -> tuple[
 
 
 @dataclass
-class _Job:
+class Planes:
     """An input image analysed into planes: the canonical view ``(lead..., H, W, C)``."""
 
     canon: Any  # numpy or dask, (lead..., H, W, C)
@@ -85,29 +84,33 @@ class _Job:
     channel_auto: bool
     selected: list[tuple[int, ...]] | None  # lead indices, or None for all
     passthrough: tuple[int, ...] = ()  # channels copied unchanged (RGBA alpha)
-    imap: IntensityMap | None = None
     _samples: list[np.ndarray] | None = None
 
     @property
     def lead_shape(self) -> tuple[int, ...]:
+        """Shape of the leading (plane-indexing) axes."""
         return tuple(self.canon.shape[:-3])
 
     @property
     def plane_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of every plane."""
         return (int(self.canon.shape[-3]), int(self.canon.shape[-2]))
 
     @property
     def n_channels(self) -> int:
+        """Number of channels (1 without a channel axis)."""
         return int(self.canon.shape[-1])
 
     @property
     def leads(self) -> list[tuple[int, ...]]:
+        """Leading indices of the planes to restore (the selected ones, or all)."""
         if self.selected is not None:
             return self.selected
         return list(np.ndindex(*self.lead_shape)) if self.lead_shape else [()]
 
     @property
     def channels(self) -> list[int]:
+        """Channels to restore (all but the copied alpha)."""
         return [c for c in range(self.n_channels) if c not in self.passthrough]
 
     def units(self) -> list[tuple[tuple[int, ...], int]]:
@@ -115,6 +118,7 @@ class _Job:
         return [(lead, c) for lead in self.leads for c in self.channels]
 
     def plane(self, lead: tuple[int, ...], c: int) -> np.ndarray:
+        """One raw plane as a numpy array (computed for dask)."""
         p = self.canon[lead + (slice(None), slice(None), c)]
         return np.asarray(p.compute() if self.is_dask else p)
 
@@ -134,21 +138,13 @@ class _Job:
             else:
                 planes = [self.plane(lead, c) for lead, c in picked]
             for p in planes:
-                _check_finite(p)
+                check_finite(p)
             self._samples = planes
         return self._samples
 
-    def intensity_map(self) -> IntensityMap:
-        if self.imap is None:
-            self.imap = fit_intensity_map(self.samples(), self.dtype)
-        return self.imap
 
-    def estimate_noise(self, kernel: np.ndarray | None = None) -> float:
-        imap = self.intensity_map()
-        return float(np.median([estimate_noise_plane(imap.forward(p), kernel) for p in self.samples()]))
-
-
-def _check_finite(a: np.ndarray) -> None:
+def check_finite(a: np.ndarray) -> None:
+    """Refuse a float array holding NaN or inf (``ValueError`` with the counts)."""
     if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
         n_nan = int(np.isnan(a).sum())
         n_inf = int(np.isinf(a).sum())
@@ -158,7 +154,8 @@ def _check_finite(a: np.ndarray) -> None:
         )
 
 
-def _normalise_plane_indices(plane_indices: Any, lead_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+def normalise_plane_indices(plane_indices: Any, lead_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """``plane_indices`` as a list of index tuples into the leading axes (validated)."""
     if isinstance(plane_indices, (int, np.integer)) or (
         isinstance(plane_indices, tuple)
         and all(isinstance(i, (int, np.integer)) for i in plane_indices)
@@ -204,12 +201,12 @@ def _normalise_plane_indices(plane_indices: Any, lead_shape: tuple[int, ...]) ->
     return out
 
 
-def _analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = None) -> _Job:
+def analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = None) -> Planes:
     """Validate an image and build its canonical plane view (no copy for numpy)."""
     if image is None:
         raise TypeError("image is None; pass a 2D (or nD) numeric array")
-    is_dask = _is_dask(image)
-    if not is_dask:
+    lazy = is_dask(image)
+    if not lazy:
         if not hasattr(image, "dtype") or not hasattr(image, "shape"):
             try:
                 image = np.asarray(image)
@@ -217,7 +214,7 @@ def _analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = No
                 raise TypeError(f"image cannot be read as an array: {err}") from None
         elif not isinstance(image, np.ndarray):
             image = np.asarray(image)
-    _check_dtype(image, "image")
+    check_dtype(image, "image")
     shape = tuple(int(s) for s in image.shape)
     if len(shape) < 2:
         raise ValueError(
@@ -226,11 +223,11 @@ def _analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = No
         )
     if 0 in shape:
         raise ValueError(f"image is empty (shape {shape}); pass an image with at least one pixel per axis")
-    ax, auto = _normalise_channel_axis(channel_axis, shape)
+    ax, auto = normalise_channel_axis(channel_axis, shape)
     if ax is None:
         canon = image[..., None]
     else:
-        if is_dask:
+        if lazy:
             import dask.array as da
 
             canon = da.moveaxis(image, ax, -1)
@@ -241,10 +238,10 @@ def _analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = No
         passthrough = (3,)  # RGBA: alpha copied unchanged
     selected = None
     if plane_indices is not None:
-        selected = _normalise_plane_indices(plane_indices, tuple(canon.shape[:-3]))
-    job = _Job(
+        selected = normalise_plane_indices(plane_indices, tuple(canon.shape[:-3]))
+    job = Planes(
         canon=canon,
-        is_dask=is_dask,
+        is_dask=lazy,
         shape=shape,
         dtype=np.dtype(image.dtype),
         channel_axis=ax,
@@ -252,16 +249,17 @@ def _analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = No
         selected=selected,
         passthrough=passthrough,
     )
-    if not is_dask and np.issubdtype(job.dtype, np.floating):
+    if not lazy and np.issubdtype(job.dtype, np.floating):
         if selected is None:
-            _check_finite(image)
+            check_finite(image)
         else:
             for lead in selected:
-                _check_finite(np.asarray(canon[lead]))
+                check_finite(np.asarray(canon[lead]))
     return job
 
 
-def _check_noise_level(noise_level: Any) -> float:
+def check_noise_level(noise_level: Any) -> float:
+    """A noise level on the [0, 1] scale: a finite number in ``[0, MAX_NOISE_LEVEL]``."""
     try:
         s = float(noise_level)
     except (TypeError, ValueError):
@@ -278,7 +276,8 @@ def _check_noise_level(noise_level: Any) -> float:
     return s
 
 
-def _check_tile_size(tile_size: Any) -> int | None:
+def check_tile_size(tile_size: Any) -> int | None:
+    """A tile core side (an integer >= 16) or None."""
     if tile_size is None:
         return None
     if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size < 16:
@@ -288,7 +287,8 @@ def _check_tile_size(tile_size: Any) -> int | None:
     return int(tile_size)
 
 
-def _resolve_output_dtype(output_dtype: Any, input_dtype: np.dtype) -> np.dtype:
+def resolve_output_dtype(output_dtype: Any, input_dtype: np.dtype) -> np.dtype:
+    """The result's dtype: float32 by default, ``"input"`` for the input's, or a numeric dtype."""
     if output_dtype is None:
         return np.dtype(np.float32)
     if isinstance(output_dtype, str) and output_dtype == "input":

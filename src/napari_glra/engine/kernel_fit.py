@@ -4,7 +4,7 @@
 (:func:`napari_glra.physics.psf.prepare_psf`) within the size the model's basis
 supports; :func:`kernel_fit_error` is the relative error of its representation
 in the basis, and :func:`fit_warning_threshold` the error above which the
-engine warns (:class:`napari_glra.engine.pipeline.KernelFitWarning`).
+engine warns (:class:`KernelFitWarning`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_glra.engine.inputs import _check_dtype, _check_noise_level, _is_dask
+from napari_glra.engine.inputs import check_dtype, check_noise_level, is_dask
 from napari_glra.engine.registry import load_model
 from napari_glra.glra.model_io import ModelFiles
 
@@ -54,10 +54,10 @@ def prepare_kernel(kernel: Any, model: ModelFiles, image_ndim: int | None = None
     """
     if kernel is None:
         raise TypeError("kernel is None; pass a 2D blur kernel (e.g. make_kernel('gaussian', sigma=2))")
-    if _is_dask(kernel):
+    if is_dask(kernel):
         kernel = kernel.compute()
     k = np.asarray(kernel)
-    _check_dtype(k, "kernel")
+    check_dtype(k, "kernel")
     if k.size == 0:
         raise ValueError(f"kernel is empty (shape {k.shape}); pass a 2D blur kernel")
     while k.ndim > 2 and k.shape[0] == 1:
@@ -103,12 +103,12 @@ def kernel_fit_error(kernel: Any, model: Any = "default", noise_level: float = 0
     """Relative error ``‖k† - L M Rᵀ‖ / ‖k†‖`` of a kernel's representation in a model's basis."""
     mf = load_model(model)
     k = prepare_kernel(kernel, mf)
-    sigma = _check_noise_level(noise_level)
+    sigma = check_noise_level(noise_level)
     _, err = mf.basis.kernel_coefficients(k, sigma)
     return float(err)
 
 
-def _families_text(model: ModelFiles) -> str:
+def families_text(model: ModelFiles) -> str:
     fams = model.basis.metadata.get("families")
     if isinstance(fams, dict) and fams:
         parts = []

@@ -28,7 +28,12 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["estimate_noise", "estimate_noise_plane", "pca_noise", "spectral_noise"]
+from napari_glra.engine.inputs import analyse_image
+from napari_glra.engine.intensity import IntensityMap, fit_intensity_map
+from napari_glra.glra.pseudo_inverse import psf2otf
+from napari_glra.physics.psf import prepare_psf
+
+__all__ = ["estimate_noise", "estimate_noise_plane", "noise_of_planes", "pca_noise", "spectral_noise"]
 
 #: Patch side of the PCA estimator.
 PATCH = 8
@@ -94,8 +99,6 @@ def spectral_noise(plane: np.ndarray, kernel: np.ndarray) -> float | None:
         The estimate, or None when the plane is too small for the kernel or the
         kernel suppresses too few frequencies (e.g. a very small kernel).
     """
-    from napari_glra.glra.pseudo_inverse import psf2otf
-
     y = _check_plane(plane)
     k = np.asarray(kernel, dtype=np.float64)
     h, w = y.shape
@@ -196,12 +199,12 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None) -> fl
     >>> round(estimate_noise(y), 2)
     0.02
     """
-    from napari_glra.engine.inputs import _analyse_image  # lazy: _inputs imports this module
+    planes = analyse_image(image, channel_axis=channel_axis)
+    k = None if kernel is None else prepare_psf(kernel, max_size=None)
+    samples = planes.samples()
+    return noise_of_planes(samples, fit_intensity_map(samples, planes.dtype), k)
 
-    job = _analyse_image(image, channel_axis=channel_axis)
-    k = None
-    if kernel is not None:
-        from napari_glra.physics.psf import prepare_psf
 
-        k = prepare_psf(kernel, max_size=None)
-    return job.estimate_noise(k)
+def noise_of_planes(planes: list[np.ndarray], imap: IntensityMap, kernel: np.ndarray | None) -> float:
+    """Median of :func:`estimate_noise_plane` over raw planes put on the [0, 1] scale by ``imap``."""
+    return float(np.median([estimate_noise_plane(imap.forward(p), kernel) for p in planes]))

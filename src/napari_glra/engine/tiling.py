@@ -20,7 +20,10 @@ import numpy as np
 from napari_glra._fft import next_fast_len
 from napari_glra.glra.model_io import ModelFiles
 
-__all__ = ["estimate_memory", "plan_tiles"]
+__all__ = ["Tile", "auto_tile", "estimate_memory", "plan_tiles"]
+
+#: One tile: ``(input rows, input cols, crop rows, crop cols)``.
+Tile = tuple[slice, slice, slice, slice]
 
 #: Smallest automatic tile core (pixels).
 MIN_TILE = 64
@@ -48,7 +51,7 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     return float(fourier + maps + body)
 
 
-def _auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int | None:
+def auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int | None:
     """Core tile side keeping one call under ``budget`` (None: no tiling needed)."""
     if estimate_memory(model, shape) <= budget:
         return None
@@ -84,7 +87,7 @@ def plan_tiles(
     overlap: int,
     region: tuple[tuple[int, int], tuple[int, int]] | None = None,
     align: int = 1,
-) -> list[tuple[slice, slice, slice, slice]]:
+) -> list[Tile]:
     """Tiles of a plane: ``(input rows, input cols, crop rows, crop cols)`` per tile.
 
     The tiles' cores cover ``region = ((row0, row1), (col0, col1))`` (default: the

@@ -1,6 +1,6 @@
 """Lowest layer of the inference engine: restore one 2D plane already on the [0, 1] scale.
 
-:func:`restore_plane` is what the engine (:mod:`napari_glra.engine.pipeline`) calls per
+:func:`restore_plane` is what the engine (:mod:`napari_glra.engine.execute`) calls per
 plane or tile, and what the trainer's evaluation calls: there is one code
 path from a model to a restored array.
 """

@@ -1,0 +1,224 @@
+"""Planning a restoration: every decision made once, before any plane is restored.
+
+:func:`make_plan` runs the engine's fixed steps in order and returns them as one
+frozen :class:`Plan`:
+
+1. validate the image and view it as 2D planes (:mod:`~napari_glra.engine.inputs`)
+   and the scalar options;
+2. load the model and choose the device and precision (:mod:`~napari_glra.engine.registry`,
+   :mod:`~napari_glra.engine.devices`);
+3. prepare the kernel for the model's basis (:mod:`~napari_glra.engine.kernel_fit`);
+4. fit the intensity map onto the models' [0, 1] scale (:mod:`~napari_glra.engine.intensity`);
+5. estimate the noise level unless it is given (:mod:`~napari_glra.engine.noise`);
+6. compute the kernel's GLRA coefficients and fit error (:mod:`~napari_glra.glra.inference`);
+7. plan the tiles of the border-extended plane (:mod:`~napari_glra.engine.tiling`,
+   :mod:`~napari_glra.engine.border`).
+
+:mod:`~napari_glra.engine.execute` then restores the planes the plan describes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from napari_glra.engine.border import border_pad
+from napari_glra.engine.devices import memory_budget, resolve_device, resolve_precision
+from napari_glra.engine.inputs import (
+    Planes,
+    analyse_image,
+    check_noise_level,
+    check_tile_size,
+    resolve_output_dtype,
+)
+from napari_glra.engine.intensity import IntensityMap, fit_intensity_map
+from napari_glra.engine.kernel_fit import (
+    KernelFitWarning,
+    families_text,
+    fit_warning_threshold,
+    prepare_kernel,
+)
+from napari_glra.engine.noise import noise_of_planes
+from napari_glra.engine.registry import load_model, model_on_device
+from napari_glra.engine.tiling import Tile, auto_tile, plan_tiles
+from napari_glra.glra.inference import kernel_coefficients
+from napari_glra.glra.model_io import ModelFiles
+
+__all__ = ["Plan", "make_plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the restoration of an image needs, decided before the first plane runs.
+
+    Attributes
+    ----------
+    planes : Planes
+        The validated image viewed as 2D planes.
+    model : ModelFiles
+        The model, its network already on ``device``.
+    device : torch.device
+        Where the network runs.
+    body_dtype : torch.dtype or None
+        The artifact block's precision (None: float32).
+    kernel : numpy.ndarray
+        The prepared kernel (odd, square, centred, sum 1).
+    imap : IntensityMap
+        The map onto the models' [0, 1] scale and back.
+    noise_level : float
+        Noise standard deviation on the [0, 1] scale (given or estimated).
+    noise_estimated : bool
+        Whether ``noise_level`` was estimated.
+    coefficients : numpy.ndarray
+        The kernel's GLRA coefficients ``M``, one ``(m, m)`` matrix per balance.
+    fit_error : float
+        The kernel's relative representation error in the model's basis.
+    border : int
+        Pixels per side of the blur-consistent border extension.
+    tiles : tuple of Tile
+        Tiles of the extended plane (one when untiled).
+    tile_core : int
+        Side of a tile's core (pixels).
+    out_dtype : numpy.dtype
+        The result's dtype.
+    notes : tuple of str
+        Warnings issued while planning (also in the result's info).
+    """
+
+    planes: Planes
+    model: ModelFiles
+    device: torch.device
+    body_dtype: torch.dtype | None
+    kernel: np.ndarray
+    imap: IntensityMap
+    noise_level: float
+    noise_estimated: bool
+    coefficients: np.ndarray
+    fit_error: float
+    border: int
+    tiles: tuple[Tile, ...]
+    tile_core: int
+    out_dtype: np.dtype
+    notes: tuple[str, ...] = ()
+
+    def info(self) -> dict[str, Any]:
+        """The result's ``info`` (without ``seconds``): what was decided, for the record."""
+        mf = self.model
+        precision = "float32" if self.body_dtype is None else str(self.body_dtype).removeprefix("torch.")
+        return {
+            "noise_level": float(self.noise_level),
+            "noise_estimated": self.noise_estimated,
+            "device": str(self.device),
+            "precision": precision,
+            "model": mf.name,
+            "model_version": mf.version,
+            "model_path": str(mf.path) if mf.path else None,
+            "kernel_fit_error": float(self.fit_error),
+            "kernel_shape": tuple(int(s) for s in self.kernel.shape),
+            "intensity_map": self.imap.to_dict(),
+            "channel_axis": self.planes.channel_axis,
+            "n_planes": len(self.planes.units()),
+            "tile_size": self.tile_core,
+            "tiles_per_plane": len(self.tiles),
+            "overlap": mf.net.pad_amount() if len(self.tiles) > 1 else 0,
+            "lazy": self.planes.is_dask,
+            "warnings": list(self.notes),
+        }
+
+
+def _fit_warning(mf: ModelFiles, fit_error: float) -> str | None:
+    threshold = fit_warning_threshold(mf)
+    if fit_error <= threshold:
+        return None
+    return (
+        f"the kernel is poorly represented by the basis of model {mf.name!r}: relative error "
+        f"{100 * fit_error:.1f} % (> {100 * threshold:.0f} %); the result may show artifacts. The model "
+        f"was trained for kernels of {families_text(mf)}; a smaller or smoother kernel fits better"
+    )
+
+
+def make_plan(
+    image: Any,
+    kernel: Any,
+    *,
+    noise_level: float | None = None,
+    model: str | os.PathLike | ModelFiles = "default",
+    device: str | torch.device = "auto",
+    channel_axis: int | None = None,
+    tile_size: int | None = None,
+    output_dtype: Any = None,
+    plane_indices: Sequence[Any] | None = None,
+    precision: str = "auto",
+) -> Plan:
+    """Validate the inputs and decide everything a restoration needs (see the module's steps).
+
+    The options are those of :func:`napari_glra.api.deconvolve`.  A kernel poorly
+    represented by the model's basis gives a :class:`KernelFitWarning` here, once.
+
+    Returns
+    -------
+    Plan
+        The frozen plan; :func:`napari_glra.engine.execute.execute_iter` runs it.
+    """
+    # 1. validate
+    planes = analyse_image(image, channel_axis=channel_axis, plane_indices=plane_indices)
+    out_dtype = resolve_output_dtype(output_dtype, planes.dtype)
+    tile = check_tile_size(tile_size)
+    sigma_given = None if noise_level is None else check_noise_level(noise_level)
+    # 2. load
+    mf = load_model(model)
+    dev = resolve_device(device)
+    body_dtype = resolve_precision(precision, dev)
+    # 3. kernel
+    k = prepare_kernel(kernel, mf, image_ndim=len(planes.shape))
+    h, w = planes.plane_shape
+    if k.shape[0] > h or k.shape[1] > w:
+        raise ValueError(
+            f"the kernel ({k.shape[0]}x{k.shape[1]} px after preparation) is larger than the image planes "
+            f"({h}x{w} px); use a larger image or a smaller (cropped) kernel"
+        )
+    # 4. intensity map, 5. noise
+    samples = planes.samples()
+    imap = fit_intensity_map(samples, planes.dtype)
+    sigma = noise_of_planes(samples, imap, k) if sigma_given is None else sigma_given
+    # 6. coefficients
+    M, fit_err = kernel_coefficients(mf, k, sigma)
+    notes = []
+    msg = _fit_warning(mf, fit_err)
+    if msg is not None:
+        notes.append(msg)
+        warnings.warn(msg, KernelFitWarning, stacklevel=3)
+    # 7. tiles: they restore the observed part of the extended plane only (cores aligned to the
+    # model's artifact-block cells, so that tiled and untiled runs agree).
+    core = tile if tile is not None else auto_tile(mf, (h, w), memory_budget(dev))
+    bp = border_pad(k.shape)
+    tiles = plan_tiles(
+        (h + 2 * bp, w + 2 * bp),
+        core,
+        mf.net.pad_amount(),
+        region=((bp, bp + h), (bp, bp + w)),
+        align=mf.net.config.scale,
+    )
+    return Plan(
+        planes=planes,
+        model=model_on_device(mf, dev),
+        device=dev,
+        body_dtype=body_dtype,
+        kernel=k,
+        imap=imap,
+        noise_level=float(sigma),
+        noise_estimated=sigma_given is None,
+        coefficients=M,
+        fit_error=float(fit_err),
+        border=bp,
+        tiles=tuple(tiles),
+        tile_core=core,
+        out_dtype=out_dtype,
+        notes=tuple(notes),
+    )
