@@ -53,6 +53,7 @@ __all__ = [
     "richardson_lucy_path",
     "tv_deconv",
     "tv_sweep",
+    "pad_for_fft",
 ]
 
 #: Default TV continuation: beta goes 1, 2, 4, ..., 256 (9 levels).

@@ -27,38 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_glra import api
+from napari_glra.classical import richardson_lucy, richardson_lucy_path, wiener_sweep
+from napari_glra.classical import wiener as _wiener
 from napari_glra.glra.basis import Basis, fit_glram, load_basis
+from napari_glra.glra.network import GLRANet, NetConfig
 from napari_glra.glra.pseudo_inverse import REG_POWER, REG_SCALE, pseudo_inverse
+from napari_glra.metrics import psnr, ssim
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.kernels import make_kernel, sample_kernel
 
-__all__ = ["default_basis", "main", "psnr", "wiener", "tune_classical"]
+__all__ = ["default_basis", "main", "wiener", "tune_classical"]
 
 NOISE = 0.01
 BORDER = 32
-
-
-def psnr(x: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
-    """Peak signal-to-noise ratio (peak 1) of ``x`` against ``ref``, ``border`` px cropped.
-
-    Parameters
-    ----------
-    x, ref : numpy.ndarray
-        Images of the same shape on the [0, 1] scale.
-    border : int
-        Pixels ignored on each side.
-
-    Returns
-    -------
-    float
-        PSNR in dB.
-    """
-    x, ref = np.asarray(x, np.float64), np.asarray(ref, np.float64)
-    if x.shape != ref.shape:
-        raise ValueError(f"shapes differ: {x.shape} and {ref.shape}")
-    if border:
-        x, ref = x[border:-border, border:-border], ref[border:-border, border:-border]
-    return float(10 * np.log10(1.0 / np.mean((x - ref) ** 2)))
 
 
 def wiener(y: np.ndarray, k: np.ndarray, reg: float) -> np.ndarray:
@@ -81,8 +63,6 @@ def wiener(y: np.ndarray, k: np.ndarray, reg: float) -> np.ndarray:
     numpy.ndarray
         The restored image, same shape as ``y``.
     """
-    from napari_glra.classical import wiener as _wiener
-
     return _wiener(y, k, reg, prior="gradient", boundary="mirror")
 
 
@@ -153,7 +133,6 @@ def tune_classical(noise: float = NOISE, seed: int = 1, length: float = 17) -> d
     """
     from skimage import color, data
 
-    from napari_glra.classical import richardson_lucy_path, wiener_sweep
 
     x = color.rgb2gray(data.astronaut())[64:320, 128:384]
     k = make_kernel("motion", length=length, seed=seed + 10)
@@ -169,10 +148,7 @@ def tune_classical(noise: float = NOISE, seed: int = 1, length: float = 17) -> d
 
 
 def _ssim(x: np.ndarray, ref: np.ndarray, border: int = BORDER) -> float:
-    from skimage.metrics import structural_similarity
-
-    c = (slice(border, -border),) * 2
-    return float(structural_similarity(np.clip(x[c], 0, 1), ref[c], data_range=1.0))
+    return ssim(np.clip(x, 0, 1), ref, border=border)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -193,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     import torch
     from skimage import data
 
-    from napari_glra.glra.network import GLRANet, NetConfig
 
     ap = argparse.ArgumentParser(prog="python -m napari_glra.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -212,13 +187,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     model = None
     try:
-        from napari_glra import api
 
         model = api.load_model(args.model)
     except (FileNotFoundError, ValueError) as err:
         warnings.warn(f"no trained model ({err}); showing the linear block and Wiener only", stacklevel=2)
     if model is not None:
-        from napari_glra.classical import richardson_lucy
 
         t = time.perf_counter()
         images["napari_glra"], info = api.deconvolve(y, k, model=args.model, return_info=True)

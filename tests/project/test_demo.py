@@ -46,7 +46,8 @@ def test_demo_linear_block_within_0p1_db_of_wiener(demo_run):
 
 
 def test_wiener_and_psnr_helpers():
-    from napari_glra.demo import psnr, wiener
+    from napari_glra.demo import wiener
+    from napari_glra.metrics import psnr
     from napari_glra.physics.kernels import make_kernel
 
     k = make_kernel("gaussian", sigma=1.0)

@@ -16,6 +16,7 @@ import numpy as np
 from napari_glra.engine.inputs import check_dtype, check_noise_level, is_dask
 from napari_glra.engine.registry import load_model
 from napari_glra.glra.model_io import ModelFiles
+from napari_glra.physics.psf import prepare_psf
 
 __all__ = ["FIT_ERROR_WARN", "fit_warning_threshold", "kernel_fit_error", "prepare_kernel"]
 
@@ -83,8 +84,6 @@ def prepare_kernel(kernel: Any, model: ModelFiles, image_ndim: int | None = None
             f"kernel has a non-positive sum ({total:.3g}); a blur kernel must be mostly positive "
             "(is it inverted, or background-subtracted twice?)"
         )
-    from napari_glra.physics.psf import prepare_psf  # lazy: psf.py is the core's PSF preparation
-
     limit = _basis_size_limit(model)
     try:
         return prepare_psf(kf, max_size=limit)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_glra.glra.pseudo_inverse import noise_reg, pseudo_inverse
+
 __all__ = [
     "Basis",
     "fit_glram",
@@ -192,8 +194,6 @@ class Basis:
 
     def reg(self, noise_level: float) -> float:
         """Noise-matched regularisation weight this basis was fitted with."""
-        from napari_glra.glra.pseudo_inverse import noise_reg
-
         scale = float(self.metadata.get("reg_scale", 0) or 0)
         power = float(self.metadata.get("reg_power", 0) or 0)
         if scale <= 0:
@@ -202,8 +202,6 @@ class Basis:
 
     def pseudo_inverse(self, kernel: np.ndarray, noise_level: float, balance: float = 1.0) -> np.ndarray:
         """``k†`` of a kernel with this basis' regularisation (times ``balance``)."""
-        from napari_glra.glra.pseudo_inverse import pseudo_inverse
-
         return pseudo_inverse(
             kernel,
             size=self.d,
