@@ -3,7 +3,10 @@
 #   make venv    create .venv if missing; install torch (CPU build) first, then this package
 #                with its testing extra and the trainer, both editable.  Reinstalls only when
 #                a pyproject.toml changes (stamp file .venv/.napari-glra-installed).
-#   make test    the whole test suite, headless (QT_QPA_PLATFORM=offscreen), then ruff
+#   make test    the whole test suite, headless (QT_QPA_PLATFORM=offscreen), then ruff and the import
+#                contracts (lint-imports; layers in CONTRIBUTING.md)
+#   make test-quick   the suite without the tests marked slow (a quick loop while editing)
+#   make test-user-layout  the suite as on a user's clone without ../shared (data tests skip)
 #   make demo    deblur a bundled image (GLRA linear block vs Wiener) into demo_output/
 #   make lint    ruff only
 #   make bench   the benchmark suite (benchmarks/run_benchmarks.py): regenerates docs/benchmarks.md,
@@ -25,7 +28,7 @@ BENCH_ARGS ?=
 DOCS_STAMP := $(VENV)/.napari-glra-docs-installed
 LINT_PATHS := src tests benchmarks trainer
 
-.PHONY: venv test demo lint bench docs docs-figures clean distclean
+.PHONY: venv test test-quick test-user-layout demo lint bench docs docs-figures clean distclean
 
 venv: $(STAMP)
 
@@ -41,12 +44,20 @@ $(STAMP): pyproject.toml trainer/pyproject.toml | $(PY)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 	$(PY) -m ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
+
+test-quick: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-user-layout: $(STAMP)
+	NAPARI_GLRA_TESTS_WITHOUT_SHARED=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m napari_glra.demo --out demo_output
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py $(BENCH_ARGS)

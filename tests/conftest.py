@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _data import shared_data
 
 from napari_glra.glra.basis import Basis, fit_glram
 from napari_glra.glra.pseudo_inverse import pseudo_inverse
@@ -25,7 +26,7 @@ def small_basis() -> Basis:
     return Basis(L, R, {"prior": "gradient", "version": "test"})
 
 
-# --------------------------------------------------------------------------- engine / api (issue 5)
+# --------------------------------------------------------------------------- engine / api
 TINY_NET = {"d": 31, "m": 8, "width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3}
 
 
@@ -75,10 +76,8 @@ def _natural_images(n: int = 4, size: int | None = 96, offset: int = 0) -> list[
 
     ``size`` crops a ``size x size`` square (``None``: the whole image).
     """
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500" / "test"
-    files = sorted(root.glob("*.jpg"))[offset : offset + n] if root.is_dir() else []
+    root = shared_data("bsds500", "test")
+    files = sorted(root.glob("*.jpg"))[offset : offset + n] if root is not None else []
     out = []
     if len(files) == n:
         from skimage import io
@@ -99,6 +98,8 @@ def _natural_images(n: int = 4, size: int | None = 96, offset: int = 0) -> list[
         color.rgb2gray(data.rocket()),
         data.brick(),
     ]
+    if size is None:  # whole images: only those large enough for the border protocols' crops (>= 400 px)
+        sources = [img for img in sources + [data.grass(), data.gravel()] if min(img.shape[:2]) >= 400]
     for img in (sources * (1 + (offset + n) // len(sources)))[offset : offset + n]:
         img = img.astype(np.float64)
         img = img / 255.0 if img.max() > 1.5 else img

@@ -551,14 +551,13 @@ def test_default_model_border_band_on_the_test_set(default_model):
     Measured on all 200 test images (benchmarks/border_band.py, default v4): band - interior
     +1.23 / +0.88 / -0.42 dB.
     """
-    from pathlib import Path
-
+    from _data import shared_data
     from _scripts import load_script
 
     load_images = pytest.importorskip("glra_trainer.data").load_images
 
-    folder = Path(__file__).resolve().parents[3] / "shared" / "data" / "bsds500" / "test"
-    if not folder.is_dir():
+    folder = shared_data("bsds500", "test")
+    if folder is None:
         pytest.skip("needs the BSDS500 test images (../shared/data/bsds500/test)")
     bb = load_script("benchmarks/border_band.py")
     res = bb.test_set_protocol(load_images(folder, 8), "default")

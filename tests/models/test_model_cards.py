@@ -1,4 +1,4 @@
-"""The shipped default model's card: measured by ``glra-train evaluate``, ahead in every family (issue #4)."""
+"""The shipped default model's card: measured by ``glra-train evaluate``, ahead in every family."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def test_validation_set_with_context_is_fixed(small_basis):
         np.testing.assert_array_equal(s.y, t.y)
 
 
-# --------------------------------------------------------------------------- microscopy (issue 8)
+# --------------------------------------------------------------------------- microscopy
 
 
 @pytest.fixture(scope="module")

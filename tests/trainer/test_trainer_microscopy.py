@@ -1,4 +1,4 @@
-"""The microscopy model's trainer pipeline (issue 8): config, fluorescence evaluation, smoke run.
+"""The microscopy model's trainer pipeline : config, fluorescence evaluation, smoke run.
 
 Mirrors ``test_trainer_smoke.py`` with ``trainer/configs/microscopy.toml``: basis (with the
 defocus family) -> fit (mixed natural + synthetic fluorescence, Poisson-Gaussian noise) ->

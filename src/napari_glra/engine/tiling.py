@@ -2,11 +2,12 @@
 
 The network's output at a pixel depends on the input within
 ``net.pad_amount() = d // 2 + margin`` pixels (the deconvolution block's
-``d × d`` support, then the valid convolutions of the artifact block), and the
-border is handled by mirror padding inside the network.  A tile extended by
-that overlap on every side therefore gives exactly the untiled result in its
-core (up to float32 FFT round-off); tiles are stitched by cropping the
-overlaps.  Tiling is automatic above a memory budget
+``d × d`` support, then the valid convolutions of the artifact block).  The
+engine tiles the border-extended plane (:mod:`napari_glra.engine.border`): tile
+cores cover its observed part only, aligned to the artifact block's cells, and
+reach that overlap beyond (within the extended plane).  A tile therefore gives
+the untiled result in its core (up to float32 FFT round-off); tiles are
+stitched by cropping the overlaps.  Tiling is automatic above a memory budget
 (:func:`napari_glra.engine.devices.memory_budget`, compared with
 :func:`estimate_memory`) or forced with ``tile_size`` (the side of the core).
 """
