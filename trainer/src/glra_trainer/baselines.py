@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from skimage import io
-from skimage.metrics import structural_similarity
 
 from napari_glra.classical import (
     richardson_lucy,
@@ -33,6 +32,7 @@ from napari_glra.classical import (
     wiener,
     wiener_sweep,
 )
+from napari_glra.metrics import psnr, ssim  # re-exported: the trainer's callers import them from here
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.kernels import FAMILIES, KERNEL_RANGES, sample_kernel
 
@@ -85,56 +85,6 @@ NOISE_MODELS = ("gaussian", "poisson_gaussian")
 
 #: Every family a kernel can be sampled from, in a fixed order (seeds use the index).
 _ALL_FAMILIES = list(KERNEL_RANGES)
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB.
-
-    Parameters
-    ----------
-    a, b : numpy.ndarray
-        Images of the same shape.
-    data_range : float
-        Peak value (1 for images on the [0, 1] scale).
-
-    Returns
-    -------
-    float
-        ``10 log10(data_range² / MSE)``; ``inf`` for identical images.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
-    mse = float(np.mean((a - b) ** 2))
-    if mse == 0:
-        return float("inf")
-    return float(10 * np.log10(data_range**2 / mse))
-
-
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Structural similarity (scikit-image, 7×7 uniform window).
-
-    Parameters
-    ----------
-    a, b : numpy.ndarray
-        2D images of the same shape.
-    data_range : float
-        Peak value (1 for images on the [0, 1] scale).
-
-    Returns
-    -------
-    float
-        Mean SSIM.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
-    return float(structural_similarity(a, b, data_range=data_range))
 
 
 # --------------------------------------------------------------------------- methods

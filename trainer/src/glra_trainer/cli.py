@@ -3,7 +3,9 @@
 Every subcommand reads its defaults, then an optional TOML config file
 (``--config``; a table named after the subcommand, or top-level keys), then
 ``--set key=value`` overrides (values parsed as TOML literals, e.g.
-``--set steps=100 --set network.width=16``).
+``--set steps=100 --set network.width=16``).  The result is checked before
+anything runs: an unknown key, a wrong type or a value out of range stops the
+command with a message naming the key (glra_trainer.config).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import copy
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import tomllib
 
+from .config import SECTIONS, ConfigError, Section, file_section, read_config_file
+
+#: ``--smoke`` settings of each subcommand: tiny sizes for a quick end-to-end check.
 SMOKE: dict[str, dict[str, Any]] = {
     "basis": {
         "d": 91,
@@ -56,42 +60,60 @@ def _parse_value(text: str) -> Any:
 def _set(cfg: dict, dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     d = cfg
-    for k in keys[:-1]:
+    for i, k in enumerate(keys[:-1]):
         d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"--set {dotted}: {'.'.join(keys[: i + 1])} is not a table")
     d[keys[-1]] = value
 
 
-def build_config(command: str, defaults: dict, args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults < config file < --smoke < --set overrides."""
-    cfg = copy.deepcopy(defaults)
+def build_config(command: str, args: argparse.Namespace) -> Section:
+    """The validated config of a subcommand: defaults < config file < --smoke < --set overrides.
+
+    Parameters
+    ----------
+    command : str
+        ``"basis"``, ``"fit"``, ``"evaluate"`` or ``"export"``.
+    args : argparse.Namespace
+        The parsed command line (``config``, ``smoke``, ``set``, ``seed`` and, for fit and
+        evaluate, ``device``).
+
+    Returns
+    -------
+    Section
+        The subcommand's config model (:mod:`glra_trainer.config`).
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key, a wrong type or a value out of range, naming the key.
+    """
+    model = SECTIONS[command]
+    raw = model().model_dump()
     if args.config:
-        data = tomllib.loads(Path(args.config).read_text())
-        section = data.get(
-            command, {k: v for k, v in data.items() if not isinstance(v, dict) or k == "network"}
-        )
-        for k, v in section.items():
-            cfg[k] = v
+        for k, v in file_section(read_config_file(args.config), command).items():
+            raw[k] = v
     if args.smoke:
         for k, v in SMOKE[command].items():
-            cfg[k] = copy.deepcopy(v)
+            raw[k] = copy.deepcopy(v)
         if command == "evaluate":  # Gaussian std or photon counts, as the protocol reads them
-            cfg["noise_levels"] = list(cfg["noise_levels"])[:1]
+            raw["noise_levels"] = list(raw["noise_levels"])[:1]
     for item in args.set or []:
         if "=" not in item:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {item!r}")
         key, value = item.split("=", 1)
-        _set(cfg, key.strip(), _parse_value(value.strip()))
-    if args.seed is not None:
-        cfg["seed"] = args.seed
+        _set(raw, key.strip(), _parse_value(value.strip()))
+    if args.seed is not None and "seed" in model.model_fields:  # export draws nothing at random
+        raw["seed"] = args.seed
     if getattr(args, "device", None):
-        cfg["device"] = args.device
-    return cfg
+        raw["device"] = args.device
+    return model.load(raw)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
-    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--seed", type=int, help="random seed (sets `seed`; export has none and ignores it)")
     p.add_argument("--smoke", action="store_true", help="tiny settings for a quick end-to-end check")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
@@ -116,24 +138,15 @@ def make_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _defaults(command: str) -> dict[str, Any]:
-    if command == "basis":
-        from .basis import DEFAULTS
-    elif command == "fit":
-        from .fit import DEFAULTS
-    elif command == "evaluate":
-        from .evaluate import DEFAULTS
-    else:
-        from .export import DEFAULTS
-    return DEFAULTS
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``glra-train``."""
     args = make_parser().parse_args(argv)
-    cfg = build_config(args.command, _defaults(args.command), args)
+    try:
+        cfg = build_config(args.command, args)
+    except ConfigError as err:  # a message naming the key, not a traceback
+        raise SystemExit(f"glra-train {args.command}: {err}") from None
     if args.print_config:
-        print(json.dumps(cfg, indent=2))
+        print(json.dumps(cfg.model_dump(), indent=2))
         return 0
     t0 = time.time()
     if args.command == "basis":

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_glra.physics.degrade import add_noise, degrade, effective_noise
 from napari_glra.glra.basis import Basis
+from napari_glra.physics.degrade import add_noise, degrade, effective_noise
 from napari_glra.physics.kernels import FAMILIES, pad_to, sample_kernel
 from napari_glra.physics.synthetic import fluorescence_image
 

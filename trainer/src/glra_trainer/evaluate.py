@@ -27,56 +27,29 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from napari_glra.api import deconvolve
-from napari_glra.physics.degrade import blur, effective_noise
-from napari_glra.glra.inference import restore_plane
-from napari_glra.physics.kernels import FAMILIES, sample_kernel
-from napari_glra.glra.model_io import load_model_dir
 from napari_glra.engine.noise import estimate_noise
+from napari_glra.glra.inference import restore_plane
+from napari_glra.glra.model_io import load_model_dir
+from napari_glra.metrics import psnr, ssim
+from napari_glra.physics.degrade import blur, effective_noise
+from napari_glra.physics.kernels import sample_kernel
 from napari_glra.physics.synthetic import fluorescence_image
 
 from .baselines import METHODS as CLASSICAL
-from .baselines import (
-    NOISE_MODELS,
-    SATURATION,
-    degrade_level,
-    noise_key,
-    psnr,
-    run_baseline,
-    ssim,
-    tune_baselines,
-)
+from .baselines import SATURATION, degrade_level, noise_key, run_baseline, tune_baselines
+from .config import EvaluateConfig
 from .data import list_images, load_grey
 from .device import pick_device
 
-DEFAULTS: dict[str, Any] = {
-    "model": "trainer/runs/default/export",
-    "eval_dir": "../shared/data/bsds500/test",
-    "tune_dir": "../shared/data/bsds500/train",
-    "images": 24,
-    "skip_images": 12,
-    "tune_images": 6,
-    "crop": 192,
-    "families": list(FAMILIES),
-    "noise_levels": [0.01, 0.03],
-    "methods": ["model", "linear", "wiener", "rl", "tv", "rl_valid", "tv_valid"],
-    "seed": 2024,
-    "out": "trainer/runs/default/eval",
-    "device": "auto",
-    "smoke": False,
-    "tuned": None,  # summary.json of an earlier run: reuse its tuned parameters instead of tuning
-    "eval_source": "folder",  # "folder" (eval_dir / tune_dir crops) or "fluorescence" (synthetic, seeded)
-    "noise_model": "gaussian",  # or "poisson_gaussian": noise_levels are then peak photon counts
-    "read_noise": 2.0,  # photons of Gaussian read noise ("poisson_gaussian")
-    "saturation": None,  # None: 1.2 for "folder" (the paper's), none for "fluorescence"
-    "model_noise": "known",  # noise level given to the model: "known" or "estimated" (the engine's)
-    "fluorescence": {},  # keyword arguments of napari_glra.physics.synthetic.fluorescence_image
-}
+#: Default settings as a plain dict (the fields of :class:`glra_trainer.config.EvaluateConfig`).
+DEFAULTS: dict[str, Any] = EvaluateConfig().model_dump()
 
 #: Protocol settings a ``tuned`` summary must share, with the value older summaries imply.
 TUNING_KEYS: dict[str, Any] = {
@@ -93,6 +66,25 @@ TUNING_KEYS: dict[str, Any] = {
     "fluorescence": {},
 }
 
+#: Settings of the protocol a summary records (its ``protocol``).
+PROTOCOL_KEYS = (
+    "eval_dir",
+    "tune_dir",
+    "images",
+    "skip_images",
+    "tune_images",
+    "crop",
+    "families",
+    "noise_levels",
+    "seed",
+    "eval_source",
+    "noise_model",
+    "read_noise",
+    "saturation",
+    "model_noise",
+    "fluorescence",
+)
+
 LABELS = {
     "model": "napari-glra",
     "linear": "GLRA linear block",
@@ -106,19 +98,31 @@ LABELS = {
 }
 
 
-def _crops(folder: str, n: int, skip: int, crop: int, seed: int) -> list[np.ndarray]:
-    """``n`` seeded random crops from the images of ``folder`` after the first ``skip`` (sorted)."""
+def select_crops(
+    folder: str, n: int, skip: int, crop: int, seed: int
+) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """``n`` seeded random crops from the images of ``folder`` after the first ``skip`` (sorted).
+
+    Returns the crops (float64) and, for each, where it comes from: ``file`` (name), ``row``,
+    ``col`` (its top-left corner) and ``shape``.
+    """
     rng = np.random.default_rng(seed)
     files = list_images(folder)
     files = files[skip:] if len(files) > skip else files
     chosen = [files[i] for i in rng.permutation(len(files))[:n]]
-    out = []
+    out, where = [], []
     for f in chosen:
         img = load_grey(f)
         i = int(rng.integers(0, max(1, img.shape[0] - crop + 1)))
         j = int(rng.integers(0, max(1, img.shape[1] - crop + 1)))
         out.append(img[i : i + crop, j : j + crop].astype(np.float64))
-    return out
+        where.append({"file": f.name, "row": i, "col": j, "shape": list(out[-1].shape)})
+    return out, where
+
+
+def case_rng(seed: int, noise: float, family_index: int) -> np.random.Generator:
+    """The generator of one (noise level, family) cell: each image's kernel, then its noise, in turn."""
+    return np.random.default_rng([seed, int(noise * 1e4), family_index])
 
 
 def _blurred(x: np.ndarray, k: np.ndarray, saturation: float | None) -> np.ndarray:
@@ -133,20 +137,23 @@ def fluorescence_set(n: int, crop: int, seed: int, **kwargs: Any) -> list[np.nda
     return [fluorescence_image((crop, crop), rng, **kwargs).astype(np.float64) for _ in range(n)]
 
 
-def resolve_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
-    """``cfg`` with the protocol's derived settings filled in (saturation) and checked."""
-    cfg = dict(cfg)
-    if cfg.get("eval_source", "folder") not in ("folder", "fluorescence"):
-        raise SystemExit(f"eval_source must be 'folder' or 'fluorescence', got {cfg['eval_source']!r}")
-    if cfg.get("noise_model", "gaussian") not in NOISE_MODELS:
-        raise SystemExit(f"noise_model must be one of {NOISE_MODELS}, got {cfg['noise_model']!r}")
-    if cfg.get("model_noise", "known") not in ("known", "estimated"):
-        raise SystemExit(f"model_noise must be 'known' or 'estimated', got {cfg['model_noise']!r}")
-    for k, v in DEFAULTS.items():
-        cfg.setdefault(k, v)
-    if cfg["saturation"] is None:
-        cfg["saturation"] = SATURATION if cfg["eval_source"] == "folder" else 1.0
-    cfg["saturation"] = float(cfg["saturation"])
+def resolve_protocol(cfg: EvaluateConfig | Mapping[str, Any]) -> EvaluateConfig:
+    """``cfg`` validated, with the protocol's derived settings filled in.
+
+    Parameters
+    ----------
+    cfg : EvaluateConfig or mapping
+        The ``[evaluate]`` settings (a mapping is validated; missing keys take their defaults).
+
+    Returns
+    -------
+    EvaluateConfig
+        With ``saturation`` set: 1.2 (the paper's) for the "folder" protocol and 1 (none) for
+        "fluorescence" unless given.
+    """
+    cfg = EvaluateConfig.load(cfg)
+    if cfg.saturation is None:
+        cfg = cfg.model_copy(update={"saturation": SATURATION if cfg.eval_source == "folder" else 1.0})
     return cfg
 
 
@@ -157,74 +164,85 @@ def level_label(noise: float | str, protocol: dict[str, Any]) -> str:
     return f"Noise {100 * float(noise):g} %"
 
 
-def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
-    """Evaluate; writes ``results.csv``, ``summary.json`` and ``table.md`` into ``cfg['out']``."""
+def run_evaluate(
+    cfg: EvaluateConfig | Mapping[str, Any], log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Evaluate; writes ``results.csv``, ``summary.json`` and ``table.md`` into ``cfg.out``.
+
+    Parameters
+    ----------
+    cfg : EvaluateConfig or mapping
+        The ``[evaluate]`` settings (a mapping is validated; missing keys take their defaults).
+    log : callable
+        Receives the progress lines and the table.
+
+    Returns
+    -------
+    dict
+        The summary (:func:`summarise`) with ``tuned_parameters`` and ``seconds``.
+    """
     t0 = time.time()
     cfg = resolve_protocol(cfg)
-    out = Path(cfg["out"])
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = pick_device(cfg.get("device", "auto"))
-    methods = list(cfg["methods"])
-    pg = cfg["noise_model"] == "poisson_gaussian"
-    sat = cfg["saturation"] if cfg["saturation"] != 1 else None
+    device = pick_device(cfg.device)
+    methods = list(cfg.methods)
+    pg = cfg.noise_model == "poisson_gaussian"
+    sat = cfg.saturation if cfg.saturation != 1 else None
     model = None
     if {"model", "linear"} & set(methods):
-        model = load_model_dir(cfg["model"])
+        model = load_model_dir(cfg.model)
         model.net.to(device)
-    if cfg["eval_source"] == "fluorescence":
-        fl = cfg.get("fluorescence") or {}
-        images = fluorescence_set(cfg["images"], cfg["crop"], cfg["seed"], **fl)
-        tune_imgs = fluorescence_set(cfg["tune_images"], cfg["crop"], cfg["seed"] + 1, **fl)
+    if cfg.eval_source == "fluorescence":
+        fl = cfg.fluorescence or {}
+        images = fluorescence_set(cfg.images, cfg.crop, cfg.seed, **fl)
+        tune_imgs = fluorescence_set(cfg.tune_images, cfg.crop, cfg.seed + 1, **fl)
         tune_from = "synthetic fluorescence images"
     else:
-        images = _crops(cfg["eval_dir"], cfg["images"], cfg["skip_images"], cfg["crop"], cfg["seed"])
-        tune_imgs = _crops(cfg["tune_dir"], cfg["tune_images"], 0, cfg["crop"], cfg["seed"] + 1)
-        tune_from = f"images from {cfg['tune_dir']}"
+        images, _ = select_crops(cfg.eval_dir, cfg.images, cfg.skip_images, cfg.crop, cfg.seed)
+        tune_imgs, _ = select_crops(cfg.tune_dir, cfg.tune_images, 0, cfg.crop, cfg.seed + 1)
+        tune_from = f"images from {cfg.tune_dir}"
     classical = [m for m in methods if m in CLASSICAL]
     tuned: dict = {}
-    if classical and cfg.get("tuned"):
-        earlier = json.loads(Path(cfg["tuned"]).read_text())
+    if classical and cfg.tuned:
+        earlier = json.loads(Path(cfg.tuned).read_text())
         differ = [
             k
             for k, legacy in TUNING_KEYS.items()
-            if earlier["protocol"].get(k, legacy) != cfg[k]
+            if earlier["protocol"].get(k, legacy) != getattr(cfg, k)
             and not (k == "read_noise" and not pg)  # the read noise only matters for Poisson-Gaussian
         ]
         if differ:
-            raise SystemExit(
-                f"{cfg['tuned']} was tuned with other settings ({', '.join(differ)}); tune again"
-            )
+            raise SystemExit(f"{cfg.tuned} was tuned with other settings ({', '.join(differ)}); tune again")
         tuned = earlier["tuned_parameters"]
         missing = [m for m in classical if m not in tuned]
         if missing:
-            raise SystemExit(
-                f"{cfg['tuned']} has no tuned parameters for {missing}; tune them (omit `tuned`)"
-            )
-        log(f"tuned parameters of {classical} from {cfg['tuned']}")
+            raise SystemExit(f"{cfg.tuned} has no tuned parameters for {missing}; tune them (omit `tuned`)")
+        log(f"tuned parameters of {classical} from {cfg.tuned}")
     elif classical:
         log(f"tuning {classical} on {len(tune_imgs)} {tune_from}")
         tuned = tune_baselines(
             tune_imgs,
-            cfg["families"],
-            cfg["noise_levels"],
-            seed=cfg["seed"] + 2,
+            cfg.families,
+            cfg.noise_levels,
+            seed=cfg.seed + 2,
             methods=classical,
             log=log,
-            noise_model=cfg["noise_model"],
-            read_noise=cfg["read_noise"],
+            noise_model=cfg.noise_model,
+            read_noise=cfg.read_noise,
             saturation=sat,
         )
     rows = []
-    for noise in cfg["noise_levels"]:
-        for fam in cfg["families"]:
-            rng = np.random.default_rng([cfg["seed"], int(noise * 1e4), cfg["families"].index(fam)])
+    for noise in cfg.noise_levels:
+        for fam in cfg.families:
+            rng = case_rng(cfg.seed, noise, cfg.families.index(fam))
             for i, x in enumerate(images):
                 k, params = sample_kernel(fam, rng)
-                y, xs = degrade_level(x, k, noise, rng, cfg["noise_model"], cfg["read_noise"], sat)
-                if cfg["model_noise"] == "estimated":
+                y, xs = degrade_level(x, k, noise, rng, cfg.noise_model, cfg.read_noise, sat)
+                if cfg.model_noise == "estimated":
                     sigma = None  # the engine estimates it (as with noise_level=None)
                 elif pg:  # the single std the model is trained with (and the estimator measures)
-                    sigma = effective_noise(_blurred(x, k, sat), cfg["read_noise"] / noise, noise)
+                    sigma = effective_noise(_blurred(x, k, sat), cfg.read_noise / noise, noise)
                 else:
                     sigma = noise
                 results = {"blurred": (y, 0.0)}
@@ -268,11 +286,26 @@ def run_evaluate(cfg: dict[str, Any], log=print) -> dict[str, Any]:
     return summary
 
 
-def summarise(rows: list[dict], methods: list[str], cfg: dict[str, Any]) -> dict[str, Any]:
-    """Mean PSNR/SSIM per (noise, family, method) and the model's margin over the best classical method."""
+def summarise(rows: list[dict], methods: list[str], cfg: EvaluateConfig) -> dict[str, Any]:
+    """Mean PSNR/SSIM per (noise, family, method) and the model's margin over the best classical method.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per image, family, noise level and method (``psnr``, ``ssim``, ``seconds``).
+    methods : list of str
+        The methods, in the table's order.
+    cfg : EvaluateConfig
+        The protocol (:func:`resolve_protocol`).
+
+    Returns
+    -------
+    dict
+        ``protocol`` (the settings named in :data:`PROTOCOL_KEYS`), ``methods`` and ``table``.
+    """
     table: dict[str, Any] = {}
-    for noise in cfg["noise_levels"]:
-        for fam in cfg["families"]:
+    for noise in cfg.noise_levels:
+        for fam in cfg.families:
             cell = {}
             for m in methods:
                 sel = [r for r in rows if r["noise"] == noise and r["family"] == fam and r["method"] == m]
@@ -290,27 +323,7 @@ def summarise(rows: list[dict], methods: list[str], cfg: dict[str, Any]) -> dict
                 }
             table.setdefault(noise_key(noise), {})[fam] = cell
     return {
-        "protocol": {
-            k: cfg[k]
-            for k in (
-                "eval_dir",
-                "tune_dir",
-                "images",
-                "skip_images",
-                "tune_images",
-                "crop",
-                "families",
-                "noise_levels",
-                "seed",
-                "eval_source",
-                "noise_model",
-                "read_noise",
-                "saturation",
-                "model_noise",
-                "fluorescence",
-            )
-            if k in cfg
-        },
+        "protocol": {k: getattr(cfg, k) for k in PROTOCOL_KEYS},
         "methods": methods,
         "table": table,
     }

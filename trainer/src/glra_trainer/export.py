@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import platform
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,11 @@ from napari_glra.glra.basis import load_basis
 from napari_glra.glra.model_io import save_model
 from napari_glra.glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
 
+from .config import ExportConfig
 from .fit import describe_init
 
-DEFAULTS: dict[str, Any] = {
-    "run": "trainer/runs/default",
-    "name": "default",
-    "version": "1",
-    "out": None,  # default: src/napari_glra/models/<name>
-    "eval": None,  # summary.json of `glra-train evaluate` to put in the card
-    "eval_more": [],  # further summary.json files (other protocols), each a section of the card
-    "description": "General-purpose model for natural and scientific images: Gaussian, disk and motion blur.",
-}
+#: Default settings as a plain dict (the fields of :class:`glra_trainer.config.ExportConfig`).
+DEFAULTS: dict[str, Any] = ExportConfig().model_dump()
 
 
 def _phase_text(phase: dict[str, Any]) -> str:
@@ -58,49 +53,63 @@ def _source_training(path: str | None) -> dict[str, Any] | None:
 
 
 def _training_summary(run: Path) -> dict[str, Any]:
-    cfg = json.loads((run / "run_config.json").read_text())
+    record = json.loads((run / "run_config.json").read_text())
     rows = list(csv.DictReader(open(run / "log.csv"))) if (run / "log.csv").is_file() else []
     last = rows[-1] if rows else {}
     return {
         "steps": int(last.get("step", 0) or 0),
         "seconds": float(last.get("seconds", 0) or 0),
-        "batch": cfg.get("batch"),
-        "crop": cfg.get("crop"),
-        "context": cfg.get("context"),
-        "noise_range": [cfg.get("noise_min"), cfg.get("noise_max")],
-        "p_saturation": cfg.get("p_saturation"),
-        "train_dir": cfg.get("train_dir"),
-        "source": cfg.get("source", "folder"),
-        "p_natural": cfg.get("p_natural"),
-        "gain_range": cfg.get("gain_range"),
-        "noise_model": cfg.get("noise_model", "gaussian"),
-        "peak_range": cfg.get("peak_range"),
-        "read_range": cfg.get("read_range"),
-        "families": cfg.get("families"),
-        "family_weights": cfg.get("family_weights"),
-        "amp": cfg.get("amp"),
-        "p_border": cfg.get("p_border") or 0.0,
-        "init_from": cfg.get("init_model") or describe_init(cfg.get("init_from")),
-        "init_keep_basis": bool(cfg.get("init_keep_basis")),
-        "init_linear_only": bool(cfg.get("init_linear_only")),
-        "echo": int(cfg.get("echo") or 1),
-        "init_training": _source_training(cfg.get("init_from")),
-        "phases": cfg.get("phases") or [],
+        "batch": record.get("batch"),
+        "crop": record.get("crop"),
+        "context": record.get("context"),
+        "noise_range": [record.get("noise_min"), record.get("noise_max")],
+        "p_saturation": record.get("p_saturation"),
+        "train_dir": record.get("train_dir"),
+        "source": record.get("source", "folder"),
+        "p_natural": record.get("p_natural"),
+        "gain_range": record.get("gain_range"),
+        "noise_model": record.get("noise_model", "gaussian"),
+        "peak_range": record.get("peak_range"),
+        "read_range": record.get("read_range"),
+        "families": record.get("families"),
+        "family_weights": record.get("family_weights"),
+        "amp": record.get("amp"),
+        "p_border": record.get("p_border") or 0.0,
+        "init_from": record.get("init_model") or describe_init(record.get("init_from")),
+        "init_keep_basis": bool(record.get("init_keep_basis")),
+        "init_linear_only": bool(record.get("init_linear_only")),
+        "echo": int(record.get("echo") or 1),
+        "init_training": _source_training(record.get("init_from")),
+        "phases": record.get("phases") or [],
         "final_validation_psnr": {k[4:]: float(v) for k, v in last.items() if k.startswith("val_")},
         # recorded by fit since it records them; earlier runs: this machine's
-        "hardware": cfg.get("hardware")
+        "hardware": record.get("hardware")
         or (
             f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-            if cfg.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
-            else str(cfg.get("device"))
+            if record.get("device", "auto") in ("auto", "cpu") and not torch.cuda.is_available()
+            else str(record.get("device"))
         ),
-        "torch": cfg.get("torch") or torch.__version__,
+        "torch": record.get("torch") or torch.__version__,
     }
 
 
-def run_export(cfg: dict[str, Any], log=print) -> Path:
-    """Rebuild the network from the run's checkpoint and write the model directory."""
-    run = Path(cfg["run"])
+def run_export(cfg: ExportConfig | Mapping[str, Any], log: Callable[[str], None] = print) -> Path:
+    """Rebuild the network from the run's checkpoint and write the model directory with its card.
+
+    Parameters
+    ----------
+    cfg : ExportConfig or mapping
+        The ``[export]`` settings (a mapping is validated; missing keys take their defaults).
+    log : callable
+        Receives the progress lines.
+
+    Returns
+    -------
+    pathlib.Path
+        The model directory.
+    """
+    cfg = ExportConfig.load(cfg)
+    run = Path(cfg.run)
     ckpt = run / "checkpoint.pt"
     if not ckpt.is_file():
         raise SystemExit(f"no checkpoint at {ckpt}; run `glra-train fit` first")
@@ -109,15 +118,13 @@ def run_export(cfg: dict[str, Any], log=print) -> Path:
     net = GLRANet(NetConfig.from_dict(run_cfg["network"]))
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     net.load_state_dict(state["model"])
-    out = Path(
-        cfg["out"] or Path(__file__).resolve().parents[3] / "src" / "napari_glra" / "models" / cfg["name"]
-    )
+    out = Path(cfg.out or Path(__file__).resolve().parents[3] / "src" / "napari_glra" / "models" / cfg.name)
     training = _training_summary(run)
     training["steps"] = int(state["step"])
-    evaluation = json.loads(Path(cfg["eval"]).read_text()) if cfg.get("eval") else None
-    more = [json.loads(Path(f).read_text()) for f in cfg.get("eval_more") or [] if f]
+    evaluation = json.loads(Path(cfg.eval).read_text()) if cfg.eval else None
+    more = [json.loads(Path(f).read_text()) for f in cfg.eval_more if f]
     meta = {
-        "description": cfg["description"],
+        "description": cfg.description,
         "napari_glra_version": core_version,
         "basis": {
             k: basis.metadata.get(k)
@@ -128,8 +135,8 @@ def run_export(cfg: dict[str, Any], log=print) -> Path:
         "macs_per_pixel": macs_per_pixel(net.config),
     }
     meta["basis"].update(d=basis.d, m=basis.m)
-    save_model(out, net, basis, name=cfg["name"], version=str(cfg["version"]), metadata=meta)
-    card = model_card(cfg["name"], str(cfg["version"]), {**meta, "network": net.config.to_dict()}, evaluation, more)
+    save_model(out, net, basis, name=cfg.name, version=cfg.version, metadata=meta)
+    card = model_card(cfg.name, cfg.version, {**meta, "network": net.config.to_dict()}, evaluation, more)
     (out / "MODEL.md").write_text(card)
     size = sum(p.stat().st_size for p in out.iterdir())
     log(f"wrote {out} ({size / 1e6:.2f} MB)")

@@ -6,108 +6,64 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from napari_glra.glra.basis import load_basis
-from napari_glra.physics.kernels import FAMILIES
+from napari_glra.glra.basis import Basis, load_basis
 from napari_glra.glra.network import GLRANet, NetConfig, count_parameters, macs_per_pixel
+from napari_glra.metrics import psnr
+from napari_glra.physics.kernels import FAMILIES
 
+from .config import FitConfig
 from .data import Degrader, load_images, validation_set
 from .device import describe_hardware, pick_device
 from .loader import BatchStream
 
-DEFAULTS: dict[str, Any] = {
-    "basis": "trainer/runs/default/basis.safetensors",
-    "out": "trainer/runs/default",
-    "train_dir": "../shared/data/bsds500/train",
-    "val_dir": "../shared/data/bsds500/test",
-    "max_train_images": None,
-    "val_images": 12,
-    "val_per_family": 8,
-    "val_noise": 0.01,
-    "crop": 128,
-    "batch": 8,
-    "steps": 6000,
-    "lr": 1e-3,
-    "lr_min": 2e-5,
-    "basis_lr_scale": 0.05,
-    "noise_min": 0.005,
-    "noise_max": 0.03,
-    "p_saturation": 0.7,
-    "context": 0,
-    "kmax": 45,  # every kernel is zero-padded to this odd size (larger draws are redrawn)
-    "families": None,  # kernel families; None: those of the basis (its metadata), else FAMILIES
-    "family_weights": None,  # relative frequency of each family in training batches (None: uniform)
-    # Image source: "folder" (train_dir images, dead leaves without), "fluorescence"
-    # (napari_glra.physics.synthetic), "mixed" (folder with probability p_natural, else fluorescence).
-    "source": "folder",
-    "p_natural": 0.5,
-    "fluorescence": {},  # keyword arguments of napari_glra.physics.synthetic.fluorescence_image
-    "gain_range": [1.0, 1.0],  # log-uniform gain of fluorescence patches (see data.Degrader)
-    # Noise: "gaussian" (noise_min-noise_max) or "poisson_gaussian" (peak photons at intensity 1
-    # and read noise in photons, both log-uniform); the network gets the effective std.
-    "noise_model": "gaussian",
-    "peak_range": [100.0, 3000.0],
-    "read_range": [0.5, 5.0],
-    "val_source": None,  # None: the training source ("fluorescence" for "mixed")
-    "val_peak": 300.0,  # validation noise for "poisson_gaussian" (read noise val_read photons)
-    "val_read": 2.0,
-    "checkpoint_every": 250,
-    "val_every": 500,
-    "max_minutes": None,
-    "seed": 0,
-    "threads": None,
-    "device": "auto",
-    "random_init": False,
-    # Start from a trained model (an exported model directory or a run's checkpoint.pt) with
-    # the same network config: every weight is copied except the basis filters L, R (taken
-    # from this run's basis) and the 1x1 mix, which is carried over to the new basis.
-    "init_from": None,
-    # With init_from: also copy its trained basis filters L, R (same d, m) instead of this
-    # run's basis file, so training continues from exactly the source model's function.
-    "init_keep_basis": False,
-    # With init_from: copy only its deconvolution block (L, R and the 1x1 mix; same d, m,
-    # balances and mix count); the artifact block starts afresh, so it may differ (another
-    # width, depth or scale).
-    "init_linear_only": False,
-    # Probability that a training sample sits at an image border (data.Degrader.cut_border);
-    # the loss then counts observed pixels only.  Use with network.border_channel = true.
-    "p_border": 0.0,
-    # Autocast dtype of the artifact block during training: None (float32) or "bfloat16"
-    # (about 2.5x faster on CPUs with native bf16; what the engine runs there by default).
-    "amp": None,
-    # Processes that make the training batches (see glra_trainer.loader): 0 draws them in
-    # this process from one sequential generator; >= 1 draws batch s from rng(seed, s).
-    "workers": 0,
-    # Data echoing (Choi et al. 2019): each batch is used for this many consecutive optimiser
-    # steps; for runs bound by making the batches (a GPU fed by a few CPU workers).
-    "echo": 1,
-    "network": {},
-}
+#: Default settings as a plain dict (the fields of :class:`glra_trainer.config.FitConfig`); a run
+#: recorded before a key existed had its default value (:func:`write_run_config`).
+DEFAULTS: dict[str, Any] = FitConfig().model_dump()
 
 CKPT = "checkpoint.pt"
 #: Values of the ``amp`` option and the autocast dtype of each.
 AMP_DTYPES: dict[str | None, torch.dtype | None] = {None: None, "bfloat16": torch.bfloat16}
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
+#: Validation PSNR (dB) of a sample restored exactly (an MSE floor of 1e-12), so that a mean stays finite.
+PSNR_CAP = 120.0
+#: Steps of linear learning-rate warm-up.
+WARMUP_STEPS = 100
 
 
-def _lr_at(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay over the steps or the time budget, whichever ends first."""
-    warm = 100
+def lr_at(step: int, cfg: FitConfig, elapsed: float = 0.0) -> float:
+    """Learning rate of a step: linear warm-up, then cosine decay over the steps or the time budget.
+
+    Parameters
+    ----------
+    step : int
+        The step (from 0).
+    cfg : FitConfig
+        ``lr``, ``lr_min``, ``steps`` and ``max_minutes``.
+    elapsed : float
+        Seconds trained so far (the decay ends with ``steps`` or ``max_minutes``, whichever first).
+
+    Returns
+    -------
+    float
+        The learning rate (before each parameter group's ``lr_scale``).
+    """
+    warm = WARMUP_STEPS
     if step < warm:
-        return cfg["lr"] * (step + 1) / warm
-    t = (step - warm) / max(1, cfg["steps"] - warm)
-    if cfg.get("max_minutes"):
-        t = max(t, elapsed / (60 * cfg["max_minutes"]))
+        return cfg.lr * (step + 1) / warm
+    t = (step - warm) / max(1, cfg.steps - warm)
+    if cfg.max_minutes:
+        t = max(t, elapsed / (60 * cfg.max_minutes))
     t = min(1.0, t)
-    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
 
 
 def write_run_config(path: Path, record: dict[str, Any], step: int) -> None:
@@ -253,15 +209,21 @@ def evaluate_samples(
             if s.observed is not None:
                 keep = s.observed[context : context + ref.shape[0], context : context + ref.shape[1]] > 0
                 out, ref = out[keep], ref[keep]
-            scores.setdefault(s.family, []).append(_psnr(out, ref))
+            scores.setdefault(s.family, []).append(min(psnr(out, ref), PSNR_CAP))
     net.train()
     return {f: float(np.mean(v)) for f, v in scores.items()}
 
 
 def save_checkpoint(
-    path: Path, net, opt, step: int, rng: np.random.Generator, cfg: dict, elapsed: float
+    path: Path,
+    net: GLRANet,
+    opt: torch.optim.Optimizer,
+    step: int,
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    elapsed: float,
 ) -> None:
-    """Write model + optimiser + RNG state (atomic replace)."""
+    """Write model + optimiser + RNG state and the run's settings ``cfg`` (a plain dict; atomic replace)."""
     state = {
         "model": net.state_dict(),
         "optimizer": opt.state_dict(),
@@ -276,65 +238,134 @@ def save_checkpoint(
     tmp.replace(path)
 
 
-def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
-    """Train according to ``cfg``; returns the run directory (holding checkpoint.pt, log.csv)."""
-    out = Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg["threads"]))
-    device = pick_device(cfg.get("device", "auto"))
-    basis = load_basis(cfg["basis"])
-    net_cfg = NetConfig.from_dict({**cfg.get("network", {}), "d": basis.d, "m": basis.m})
-    torch.manual_seed(cfg["seed"])
+@dataclass
+class TrainingState:
+    """What a run trains and where it stands: the network, its optimiser, the step and the random state.
+
+    Made by :func:`setup_training`; :func:`train` moves it on.
+    """
+
+    net: GLRANet
+    net_cfg: NetConfig
+    basis: Basis
+    device: torch.device
+    opt: torch.optim.Optimizer
+    #: The basis filters L, R (their own learning-rate scale and gradient clipping).
+    basis_params: list[torch.nn.Parameter]
+    #: Every other parameter.
+    other_params: list[torch.nn.Parameter]
+    #: Draws the training batches made in this process (``workers = 0``).
+    rng: np.random.Generator
+    step: int = 0
+    #: Seconds trained before this process (a resumed run's).
+    elapsed: float = 0.0
+    #: How the network was initialised (``init_from`` as the model card names it), when it was.
+    init_model: str | None = None
+
+
+@dataclass
+class TrainingData:
+    """Where a run's batches come from and what it is validated on.  Made by :func:`make_data`."""
+
+    degrader: Degrader
+    #: Training images (None: dead leaves or synthetic fluorescence only).
+    images: list[np.ndarray] | None
+    #: Fixed validation samples.
+    val: list
+    #: Fixed validation samples at an image border ([] without ``p_border``).
+    val_border: list
+
+
+def setup_training(cfg: FitConfig, ckpt: Path, resume: bool, log: Callable[[str], None]) -> TrainingState:
+    """Device, seed, network (and ``init_from``), optimiser, and the checkpoint's state when resuming.
+
+    Parameters
+    ----------
+    cfg : FitConfig
+        The run's settings.
+    ckpt : pathlib.Path
+        The run's checkpoint (read when ``resume`` and it exists).
+    resume : bool
+        Continue from the checkpoint.
+    log : callable
+        Receives the progress lines.
+
+    Returns
+    -------
+    TrainingState
+        At step 0, or at the checkpoint's step with its weights, optimiser and random state.
+    """
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    device = pick_device(cfg.device)
+    basis = load_basis(cfg.basis)
+    net_cfg = NetConfig.from_dict({**cfg.network.model_dump(), "d": basis.d, "m": basis.m})
+    torch.manual_seed(cfg.seed)
     net = GLRANet(
         net_cfg,
-        None if cfg.get("random_init") else basis.L,
-        None if cfg.get("random_init") else basis.R,
-        seed=cfg["seed"],
+        None if cfg.random_init else basis.L,
+        None if cfg.random_init else basis.R,
+        seed=cfg.seed,
     ).to(device)
-    if cfg.get("init_from") and not (resume and (out / CKPT).is_file()):
+    init_model = None
+    if cfg.init_from and not (resume and ckpt.is_file()):
         log(
             init_from_model(
-                net,
-                cfg["init_from"],
-                keep_basis=bool(cfg.get("init_keep_basis")),
-                linear_only=bool(cfg.get("init_linear_only")),
+                net, cfg.init_from, keep_basis=cfg.init_keep_basis, linear_only=cfg.init_linear_only
             )
         )
-        cfg = {**cfg, "init_model": describe_init(cfg["init_from"])}  # what it was at the time
+        init_model = describe_init(cfg.init_from)  # what it was at the time
     basis_params = [net.L, net.R]
     other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
     opt = torch.optim.Adam(
         [
             {"params": other, "lr_scale": 1.0},
-            {"params": basis_params, "lr_scale": cfg["basis_lr_scale"]},
+            {"params": basis_params, "lr_scale": cfg.basis_lr_scale},
         ],
-        lr=cfg["lr"],
+        lr=cfg.lr,
     )
-    rng = np.random.default_rng(cfg["seed"])
-    step, elapsed = 0, 0.0
-    ckpt = out / CKPT
+    rng = np.random.default_rng(cfg.seed)
+    state = TrainingState(net, net_cfg, basis, device, opt, basis_params, other, rng, init_model=init_model)
     if resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        log(f"resumed from {ckpt} at step {step}")
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)
+        net.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        state.step, state.elapsed = int(saved["step"]), float(saved["elapsed"])
+        state.rng.bit_generator.state = json.loads(saved["numpy_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        log(f"resumed from {ckpt} at step {state.step}")
     elif resume:
         log(f"no checkpoint at {ckpt}; starting from scratch")
+    return state
 
-    source = cfg.get("source", "folder")
-    val_source = cfg.get("val_source") or ("fluorescence" if source == "mixed" else source)
-    train_dir, val_dir = cfg.get("train_dir"), cfg.get("val_dir")
+
+def make_data(cfg: FitConfig, state: TrainingState, log: Callable[[str], None]) -> TrainingData:
+    """Training images, the degradation of the training batches and the fixed validation samples.
+
+    Parameters
+    ----------
+    cfg : FitConfig
+        The run's settings.
+    state : TrainingState
+        The run (its basis, network config and device).
+    log : callable
+        Receives a line on the images, families and device.
+
+    Returns
+    -------
+    TrainingData
+    """
+    basis = state.basis
+    source = cfg.source
+    val_source = cfg.val_source or ("fluorescence" if source == "mixed" else source)
+    train_dir, val_dir = cfg.train_dir, cfg.val_dir
     images = (
-        load_images(train_dir, cfg.get("max_train_images"))
+        load_images(train_dir, cfg.max_train_images)
         if source != "fluorescence" and train_dir and Path(train_dir).is_dir()
         else None
     )
     val_imgs = (
-        load_images(val_dir, cfg["val_images"])
+        load_images(val_dir, cfg.val_images)
         if val_source != "fluorescence" and val_dir and Path(val_dir).is_dir()
         else None
     )
@@ -342,165 +373,290 @@ def run_fit(cfg: dict[str, Any], resume: bool = False, log=print) -> Path:
     train_text = {
         "folder": natural,
         "fluorescence": "synthetic fluorescence",
-        "mixed": f"{natural} (p={cfg['p_natural']:g}) + synthetic fluorescence",
+        "mixed": f"{natural} (p={cfg.p_natural:g}) + synthetic fluorescence",
     }[source]
     val_text = (
         "synthetic fluorescence"
         if val_source == "fluorescence"
         else (f"{len(val_imgs)} images" if val_imgs else "dead leaves")
     )
-    families = list(cfg.get("families") or basis.metadata.get("families") or FAMILIES)
-    log(f"training images: {train_text}; validation: {val_text}; families {families}; device {device}")
+    families = list(cfg.families or basis.metadata.get("families") or FAMILIES)
+    log(f"training images: {train_text}; validation: {val_text}; families {families}; device {state.device}")
     common = {
-        "crop": cfg["crop"],
+        "crop": cfg.crop,
         "families": families,
-        "kmax": cfg["kmax"],
-        "balances": net_cfg.balances,
-        "context": cfg["context"],
-        "p_saturation": cfg["p_saturation"],
-        "noise_model": cfg["noise_model"],
-        "fluorescence": cfg.get("fluorescence") or {},
+        "kmax": cfg.kmax,
+        "balances": state.net_cfg.balances,
+        "context": cfg.context,
+        "p_saturation": cfg.p_saturation,
+        "noise_model": cfg.noise_model,
+        "fluorescence": cfg.fluorescence or {},
     }
-    if cfg.get("amp") not in AMP_DTYPES:
-        raise ValueError(f"amp must be null or 'bfloat16', got {cfg.get('amp')!r}")
-    amp = AMP_DTYPES[cfg.get("amp")]
-    p_border = float(cfg.get("p_border") or 0.0)
-    degr = Degrader(
+    degrader = Degrader(
         basis,
-        noise_range=(cfg["noise_min"], cfg["noise_max"]),
+        noise_range=(cfg.noise_min, cfg.noise_max),
         source=source,
-        p_natural=cfg["p_natural"],
-        peak_range=tuple(cfg["peak_range"]),
-        read_range=tuple(cfg["read_range"]),
-        gain_range=tuple(cfg["gain_range"]),
-        family_weights=cfg.get("family_weights"),
-        p_border=p_border,
+        p_natural=cfg.p_natural,
+        peak_range=tuple(cfg.peak_range),
+        read_range=tuple(cfg.read_range),
+        gain_range=tuple(cfg.gain_range),
+        family_weights=cfg.family_weights,
+        p_border=cfg.p_border,
         **common,
     )
-    ctx = int(cfg["context"])
-    pg = cfg["noise_model"] == "poisson_gaussian"
-    val_noise = cfg["val_read"] / cfg["val_peak"] if pg else cfg["val_noise"]
+    pg = cfg.noise_model == "poisson_gaussian"
+    val_noise = cfg.val_read / cfg.val_peak if pg else cfg.val_noise
 
     def val_set(p: float, seed: int) -> list:
         """Fixed validation samples (``p``: fraction at an image border)."""
         d = Degrader(basis, source=val_source, p_border=p, **common)
         return validation_set(
-            d, val_imgs, cfg["val_per_family"], val_noise, seed, peak=cfg["val_peak"] if pg else None
+            d, val_imgs, cfg.val_per_family, val_noise, seed, peak=cfg.val_peak if pg else None
         )
 
     val = val_set(0.0, 1234)
-    val_border = val_set(1.0, 4321) if p_border > 0 else []
-    macs = macs_per_pixel(net_cfg)
-    log(
-        f"network: {count_parameters(net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
-        f"{macs['fourier']:.0f} complex MAC per frequency; config {net_cfg.to_dict()}"
-    )
-    record = {
-        **cfg,
-        "network": net_cfg.to_dict(),
-        "hardware": describe_hardware(device, int(cfg.get("workers") or 0)),
-        "torch": torch.__version__,
-    }
-    write_run_config(out / "run_config.json", record, step if resume else 0)
+    val_border = val_set(1.0, 4321) if cfg.p_border > 0 else []
+    return TrainingData(degrader, images, val, val_border)
 
-    log_path = out / "log.csv"
-    fams = list(degr.families)
-    new_log = not (resume and log_path.is_file())
-    logf = open(log_path, "w" if new_log else "a", newline="")
-    writer = csv.writer(logf)
-    if new_log:
-        writer.writerow(
-            ["step", "loss", *[f"val_{f}" for f in fams], *[f"linear_{f}" for f in fams], "seconds"]
-            + [f"border_{f}" for f in fams if val_border]
+
+class TrainingLog:
+    """The run's ``log.csv`` (one row per validation) and its ``curves.png``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        ``log.csv`` (``curves.png`` goes beside it).
+    families : list of str
+        The kernel families (a validation column each).
+    border : bool
+        Add the border validation columns.
+    append : bool
+        Continue an existing log (a resumed run) instead of starting one.
+    """
+
+    def __init__(self, path: Path, families: list[str], border: bool, append: bool) -> None:
+        self.path, self.families = path, families
+        self.file = open(path, "a" if append else "w", newline="")
+        self.writer = csv.writer(self.file)
+        if not append:
+            val, linear = [f"val_{f}" for f in families], [f"linear_{f}" for f in families]
+            self.writer.writerow(
+                ["step", "loss", *val, *linear, "seconds"] + [f"border_{f}" for f in families if border]
+            )
+
+    def write(
+        self,
+        step: int,
+        loss: float,
+        val: dict[str, float],
+        linear: dict[str, float],
+        seconds: float,
+        border: dict[str, float],
+    ) -> None:
+        """Add a validation row and redraw the curves."""
+        fams = self.families
+        self.writer.writerow(
+            [
+                step,
+                f"{loss:.6f}",
+                *[f"{val[f]:.3f}" for f in fams],
+                *[f"{linear[f]:.3f}" for f in fams],
+                f"{seconds:.0f}",
+            ]
+            + [f"{border[f]:.3f}" for f in fams if border]
         )
-    lin = evaluate_samples(net, val, device, linear=True, context=ctx)
-    log("linear block PSNR: " + ", ".join(f"{f} {v:.2f}" for f, v in lin.items()))
-    if val_border and not (resume and step):
-        b0 = evaluate_samples(net, val_border, device, context=ctx, body_dtype=amp)
-        log("border samples at the start: " + ", ".join(f"{f} {v:.2f}" for f, v in b0.items()))
+        self.file.flush()
+        plot_curves(self.path, self.path.parent / "curves.png")
 
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
+def training_step(
+    state: TrainingState, batch: tuple[torch.Tensor, ...], cfg: FitConfig, amp: torch.dtype | None
+) -> float:
+    """One optimiser step on a batch: L1 loss (on observed pixels only with ``p_border``); returns it."""
+    net, ctx = state.net, cfg.context
+    y, x, M, obs = batch
+    if cfg.p_border > 0:
+        keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
+        err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x).abs() * keep
+        loss = err.sum() / keep.sum()
+    else:
+        loss = (net(y, M, context=ctx, body_dtype=amp) - x).abs().mean()
+    state.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    # Clip the basis filters and the rest separately: L and R get far larger gradients.
+    torch.nn.utils.clip_grad_norm_(state.other_params, 1.0)
+    torch.nn.utils.clip_grad_norm_(state.basis_params, 1.0)
+    state.opt.step()
+    return float(loss.detach())
+
+
+def validate(
+    state: TrainingState, data: TrainingData, cfg: FitConfig, amp: torch.dtype | None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean validation PSNR per family, on the validation samples and on the border samples ({} without)."""
+    val = evaluate_samples(state.net, data.val, state.device, context=cfg.context, body_dtype=amp)
+    border = (
+        evaluate_samples(state.net, data.val_border, state.device, context=cfg.context, body_dtype=amp)
+        if data.val_border
+        else {}
+    )
+    return val, border
+
+
+def train(
+    cfg: FitConfig,
+    state: TrainingState,
+    data: TrainingData,
+    linear: dict[str, float],
+    training_log: TrainingLog,
+    ckpt: Path,
+    record: dict[str, Any],
+    log: Callable[[str], None],
+) -> None:
+    """The training loop: from ``state.step`` to ``cfg.steps`` (or the time budget).
+
+    Validates every ``val_every`` steps and checkpoints every ``checkpoint_every`` steps, and both
+    at the last step.
+
+    Parameters
+    ----------
+    cfg : FitConfig
+        The run's settings.
+    state : TrainingState
+        Moved on in place.
+    data : TrainingData
+        Batches and validation samples.
+    linear : dict
+        Validation PSNR per family of the linear block at the start (logged beside the network's).
+    training_log : TrainingLog
+        Receives a row per validation.
+    ckpt : pathlib.Path
+        The checkpoint to write.
+    record : dict
+        The run's settings as the checkpoint stores them.
+    log : callable
+        Receives the progress lines.
+    """
     from tqdm import tqdm
 
-    if device.type == "cuda":
+    if state.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    workers = int(cfg.get("workers") or 0)
-    echo = int(cfg.get("echo") or 1)
-    if echo < 1:
-        raise ValueError(f"echo must be >= 1, got {echo}")
+    amp = AMP_DTYPES[cfg.amp]
+    echo = cfg.echo
     stream = (  # batches made by worker processes (workers >= 1), else below in this process
         BatchStream(
-            degr,
-            train_dir if images is not None else None,
-            cfg.get("max_train_images"),
-            cfg["batch"],
-            cfg["seed"],
-            workers,
-            start=step // echo,
+            data.degrader,
+            cfg.train_dir if data.images is not None else None,
+            cfg.max_train_images,
+            cfg.batch,
+            cfg.seed,
+            cfg.workers,
+            start=state.step // echo,
         )
-        if workers > 0
+        if cfg.workers > 0
         else None
     )
-    t_start = time.time() - elapsed
-    deadline = t_start + 60 * cfg["max_minutes"] if cfg.get("max_minutes") else None
+    t_start = time.time() - state.elapsed
+    deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
     losses: list[float] = []
-    bar = tqdm(total=cfg["steps"], initial=step, desc="fit", mininterval=30, dynamic_ncols=True)
-    net.train()
+    bar = tqdm(total=cfg.steps, initial=state.step, desc="fit", mininterval=30, dynamic_ncols=True)
+    state.net.train()
     batch = None
-    while step < cfg["steps"]:
-        lr = _lr_at(step, cfg, time.time() - t_start)
-        for g in opt.param_groups:
+    while state.step < cfg.steps:
+        lr = lr_at(state.step, cfg, time.time() - t_start)
+        for g in state.opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
-        if batch is None or step % echo == 0:  # echoed steps reuse the batch already on the device
-            arrays = next(stream) if stream is not None else degr.batch_observed(images, cfg["batch"], rng)
-            batch = tuple(torch.as_tensor(a, device=device) for a in arrays)
-        y, x, M, obs = batch
-        if p_border > 0:
-            keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
-            err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x).abs() * keep
-            loss = err.sum() / keep.sum()
-        else:
-            loss = (net(y, M, context=ctx, body_dtype=amp) - x).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        # Clip the basis filters and the rest separately: L and R get far larger gradients.
-        torch.nn.utils.clip_grad_norm_(other, 1.0)
-        torch.nn.utils.clip_grad_norm_(basis_params, 1.0)
-        opt.step()
-        losses.append(float(loss.detach()))
-        step += 1
+        if batch is None or state.step % echo == 0:  # echoed steps reuse the batch already on the device
+            arrays = (
+                next(stream)
+                if stream is not None
+                else data.degrader.batch_observed(data.images, cfg.batch, state.rng)
+            )
+            batch = tuple(torch.as_tensor(a, device=state.device) for a in arrays)
+        losses.append(training_step(state, batch, cfg, amp))
+        state.step += 1
         bar.update(1)
-        last = step == cfg["steps"] or (deadline is not None and time.time() > deadline)
-        if step % cfg["val_every"] == 0 or last:
-            val_psnr = evaluate_samples(net, val, device, context=ctx, body_dtype=amp)
-            border = (
-                evaluate_samples(net, val_border, device, context=ctx, body_dtype=amp) if val_border else {}
-            )
-            writer.writerow(
-                [
-                    step,
-                    f"{np.mean(losses):.6f}",
-                    *[f"{val_psnr[f]:.3f}" for f in fams],
-                    *[f"{lin[f]:.3f}" for f in fams],
-                    f"{time.time() - t_start:.0f}",
-                ]
-                + [f"{border[f]:.3f}" for f in fams if border]
-            )
-            logf.flush()
+        step = state.step
+        last = step == cfg.steps or (deadline is not None and time.time() > deadline)
+        if step % cfg.val_every == 0 or last:
+            val_psnr, border = validate(state, data, cfg, amp)
+            training_log.write(step, np.mean(losses), val_psnr, linear, time.time() - t_start, border)
             log(
                 f"step {step}: loss {np.mean(losses):.5f} val "
-                + ", ".join(f"{f} {v:.2f} ({v - lin[f]:+.2f})" for f, v in val_psnr.items())
+                + ", ".join(f"{f} {v:.2f} ({v - linear[f]:+.2f})" for f, v in val_psnr.items())
                 + ("; border " + ", ".join(f"{f} {v:.2f}" for f, v in border.items()) if border else "")
             )
             losses = []
-            plot_curves(log_path, out / "curves.png")
-        if step % cfg["checkpoint_every"] == 0 or last:
-            save_checkpoint(ckpt, net, opt, step, rng, cfg, time.time() - t_start)
+        if step % cfg.checkpoint_every == 0 or last:
+            save_checkpoint(ckpt, state.net, state.opt, step, state.rng, record, time.time() - t_start)
         if last:
             break
     bar.close()
-    logf.close()
     if stream is not None:
         stream.close()  # (on an exception the daemonic workers end with this process)
+
+
+def run_fit(
+    cfg: FitConfig | Mapping[str, Any], resume: bool = False, log: Callable[[str], None] = print
+) -> Path:
+    """Train according to ``cfg``: set up, make the data, train (validating and checkpointing).
+
+    Parameters
+    ----------
+    cfg : FitConfig or mapping
+        The ``[fit]`` settings (a mapping is validated; missing keys take their defaults).
+    resume : bool
+        Continue from the run's checkpoint (and append to its log) when it has one.
+    log : callable
+        Receives the progress lines.
+
+    Returns
+    -------
+    pathlib.Path
+        The run directory (holding checkpoint.pt, log.csv, curves.png and run_config.json).
+    """
+    cfg = FitConfig.load(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / CKPT
+    state = setup_training(cfg, ckpt, resume, log)
+    data = make_data(cfg, state, log)
+    macs = macs_per_pixel(state.net_cfg)
+    log(
+        f"network: {count_parameters(state.net)} parameters, {macs['artifact_block']:.0f} spatial MAC/px, "
+        f"{macs['fourier']:.0f} complex MAC per frequency; config {state.net_cfg.to_dict()}"
+    )
+    # The settings as run: the config, and how the network was initialised when it was.
+    record = cfg.model_dump()
+    if state.init_model:
+        record["init_model"] = state.init_model
+    run_record = {
+        **record,
+        "network": state.net_cfg.to_dict(),
+        "hardware": describe_hardware(state.device, cfg.workers),
+        "torch": torch.__version__,
+    }
+    write_run_config(out / "run_config.json", run_record, state.step if resume else 0)
+
+    log_path = out / "log.csv"
+    training_log = TrainingLog(
+        log_path,
+        list(data.degrader.families),
+        border=bool(data.val_border),
+        append=resume and log_path.is_file(),
+    )
+    amp = AMP_DTYPES[cfg.amp]
+    linear = evaluate_samples(state.net, data.val, state.device, linear=True, context=cfg.context)
+    log("linear block PSNR: " + ", ".join(f"{f} {v:.2f}" for f, v in linear.items()))
+    if data.val_border and not (resume and state.step):
+        b0 = evaluate_samples(state.net, data.val_border, state.device, context=cfg.context, body_dtype=amp)
+        log("border samples at the start: " + ", ".join(f"{f} {v:.2f}" for f, v in b0.items()))
+    train(cfg, state, data, linear, training_log, ckpt, record, log)
+    training_log.close()
     return out
 
 
