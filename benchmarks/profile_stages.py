@@ -30,13 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def profile(size: int, model: str, repeats: int) -> dict[str, float]:
     """Per-stage seconds (the minimum over ``repeats`` calls) of one ``size``² restoration."""
-    from bench_inference import _image
+    from bench_inference import benchmark_image
 
-    import napari_glra.engine.pipeline as engine
+    import napari_glra.engine.execute as execute
+    import napari_glra.engine.plan as plan
     import napari_glra.glra.network as network
     from napari_glra import api
 
-    img, k = _image(size)
+    img, k = benchmark_image(size)
     m = api.load_model(model)
     current: dict[str, float] = collections.defaultdict(float)  # stage -> seconds in this call
     patched = []
@@ -53,8 +54,8 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
         patched.append((owner, name, f))
         setattr(owner, name, timed)
 
-    wrap(engine, "kernel_coefficients", "kernel coefficients")
-    wrap(engine, "border_extension", "border extension")
+    wrap(plan, "kernel_coefficients", "kernel coefficients")
+    wrap(execute, "border_extension", "border extension")
     wrap(network.GLRANet, "_fourier_block", "Fourier block")
     wrap(network.GLRANet, "_scaled_body", "artifact block")
     calls = []

@@ -15,6 +15,7 @@ import numpy as np
 from skimage import io
 
 from napari_glra.glra.pseudo_inverse import gradient_power, psf2otf
+from napari_glra.metrics import psnr
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.kernels import FAMILIES, sample_kernel
 
@@ -25,10 +26,6 @@ def wiener_mirror(y, k, reg):
     K = psf2otf(k, yp.shape)
     X = np.conj(K) * np.fft.fft2(yp) / (np.abs(K) ** 2 + reg * gradient_power(yp.shape))
     return np.real(np.fft.ifft2(X))[p:-p, p:-p]
-
-
-def psnr(a, b):
-    return 10 * np.log10(1.0 / np.mean((a - b) ** 2))
 
 
 def main() -> None:

@@ -97,14 +97,6 @@ def grab(viewer, path: Path | None = None, canvas_only: bool = False):
     return img
 
 
-def psnr(x, ref) -> float:
-    """PSNR (dB) of ``x`` against ``ref`` on the [0, 1] scale, 16 px borders excluded."""
-    import numpy as np
-
-    d = (np.asarray(x, float) - np.asarray(ref, float))[16:-16, 16:-16]
-    return float(10 * np.log10(1.0 / np.mean(d**2)))
-
-
 def wait_for(widget, app, timeout: float = 600.0) -> None:
     """Process events until the widget's run is over."""
     t0 = time.time()
@@ -180,6 +172,7 @@ def main(argv=None) -> int:
     from qtpy.QtWidgets import QApplication
 
     from napari_glra import api
+    from napari_glra.metrics import psnr
 
     try:
         loaded = api.load_model(args.model)
@@ -199,8 +192,8 @@ def main(argv=None) -> int:
         data = {n: viewer.layers[n].data for n in names}
         results[sample] = [data[n] for n in names]
         report["samples"][sample] = {
-            "psnr_blurred": psnr(data[names[0]], data[names[2]]),
-            "psnr_glra": psnr(data[names[1]], data[names[2]]),
+            "psnr_blurred": psnr(data[names[0]], data[names[2]], border=16),  # 16 px borders excluded
+            "psnr_glra": psnr(data[names[1]], data[names[2]], border=16),
             "seconds": widget.last_output.metadata["time_s"],
             "noise_level": widget.last_output.metadata["noise_level"],
         }

@@ -1,4 +1,4 @@
-"""The shipped ``microscopy`` model (issue #8): loads by name and beats Wiener and RL on fluorescence."""
+"""The shipped ``microscopy`` model: loads by name and beats Wiener and RL on fluorescence."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import pytest
 
 from napari_glra import api
 from napari_glra.classical import richardson_lucy_path, wiener_sweep
+from napari_glra.metrics import psnr
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.synthetic import fluorescence_image
 
 # The issue's goal; measured on these two cases: +2.8 dB (defocus), +2.8 dB (Gaussian).
 MARGIN = 1.0
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
 
 
 def test_microscopy_model_is_shipped():
@@ -47,7 +44,7 @@ def test_microscopy_model_beats_oracle_wiener_and_rl(kernel):
     x = fluorescence_image((176, 176), rng=11)
     y, xs = degrade(x, k, noise=2 / 300, saturation=None, poisson=300, seed=1)
     out = api.deconvolve(y.astype(np.float32), k, model="microscopy", device="cpu")
-    model = _psnr(out, xs)
-    wiener = max(_psnr(e, xs) for e in wiener_sweep(y, k, np.logspace(-4, -0.5, 15)))
-    rl = max(_psnr(e, xs) for e in richardson_lucy_path(y, k, list(range(5, 201, 5))))
+    model = psnr(out, xs)
+    wiener = max(psnr(e, xs) for e in wiener_sweep(y, k, np.logspace(-4, -0.5, 15)))
+    rl = max(psnr(e, xs) for e in richardson_lucy_path(y, k, list(range(5, 201, 5))))
     assert model > max(wiener, rl) + MARGIN, (model, wiener, rl)

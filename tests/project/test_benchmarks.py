@@ -69,7 +69,7 @@ def eval_dir(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::napari_glra.engine.pipeline.KernelFitWarning")  # an untrained tiny model
+@pytest.mark.filterwarnings("ignore::napari_glra.engine.kernel_fit.KernelFitWarning")  # untrained tiny model
 def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
     bench = _load_script()
     docs = tmp_path / "docs"
@@ -161,19 +161,19 @@ def test_quick_benchmark_end_to_end(tmp_path, bench_model, eval_dir):
     assert "A classical method has a higher mean PSNR" in md
 
 
-@pytest.mark.filterwarnings("ignore::napari_glra.engine.pipeline.KernelFitWarning")  # an untrained tiny model
+@pytest.mark.filterwarnings("ignore::napari_glra.engine.kernel_fit.KernelFitWarning")  # untrained tiny model
 def test_grid_shows_the_engine_result(bench_model):
     """The figures' napari-glra panel is the engine's restoration (with its border extension)."""
     from napari_glra import api
     from napari_glra.physics.degrade import degrade
     from napari_glra.physics.kernels import make_kernel
 
-    bench = _load_script()
+    methods = load_script("benchmarks/suite_methods.py")
     model = api.load_model(str(bench_model))
     k = make_kernel("motion", length=11, seed=2)
     x = np.random.default_rng(0).random((60, 60))
     y, _ = degrade(x, k, noise=0.01, seed=0)
-    out = bench.restore_all(model, y, k, 0.01, "motion", {}, "cpu", ["model"])
+    out = methods.restore_all(model, y, k, 0.01, "motion", {}, "cpu", ["model"])
     ref = np.clip(api.deconvolve(y, k, noise_level=0.01, model=model, device="cpu"), 0, 1)
     np.testing.assert_array_equal(out["model"], ref)
 
