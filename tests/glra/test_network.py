@@ -285,3 +285,81 @@ def test_complex_matmul_in_real_arithmetic():
     a.requires_grad_(True)
     b.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x, y: torch.view_as_real(_complex_matmul_real(x, y)), (a, b))
+
+
+# --------------------------------------------------------------------------- config validation
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"depth": 10_000_000}, r"network\.depth must be an integer in \[0, 64\], got 10000000"),
+        ({"depth": -1}, r"network\.depth must be an integer in \[0, 64\]"),
+        ({"width": "16"}, r"network\.width must be an integer in \[1, 1024\], got '16'"),
+        ({"width": 2000}, r"network\.width must be an integer in \[1, 1024\]"),
+        ({"width": 10**400}, r"network\.width must be an integer"),
+        ({"width": True}, r"network\.width must be an integer"),
+        ({"width": 4.5}, r"network\.width must be an integer"),
+        ({"d": 30}, r"network\.d must be an odd integer in \[3, 401\]"),
+        ({"d": 1001}, r"network\.d must be an odd integer in \[3, 401\]"),
+        ({"m": 40}, r"network\.m must be an integer in \[1, network\.d = 31\], got 40"),
+        ({"m": 0}, r"network\.m must be an integer"),
+        ({"first_kernel": 4}, r"network\.first_kernel must be an odd integer in \[1, 31\]"),
+        ({"mid_kernel": 33}, r"network\.mid_kernel must be an odd integer in \[1, 31\]"),
+        ({"last_kernel": None}, r"network\.last_kernel must be an odd integer"),
+        ({"scale": 9}, r"network\.scale must be an integer in \[1, 8\]"),
+        ({"scale": 0}, r"network\.scale must be an integer in \[1, 8\]"),
+        ({"negative_slope": "0.2"}, r"network\.negative_slope must be a number in \[0, 1\]"),
+        ({"negative_slope": float("nan")}, r"network\.negative_slope"),
+        ({"negative_slope": 2.0}, r"network\.negative_slope"),
+        ({"residual": "true"}, r"network\.residual must be true or false, got 'true'"),
+        ({"residual": 1}, r"network\.residual must be true or false, got 1"),
+        ({"border_channel": None}, r"network\.border_channel must be true or false"),
+        ({"balances": [0.5, 2.0]}, r"network\.balances must contain 1\.0"),
+        ({"balances": [1.0, -2.0]}, r"network\.balances must be positive finite numbers"),
+        ({"balances": [1.0, float("inf")]}, r"network\.balances must be positive finite numbers"),
+        ({"balances": [1.0, "2"]}, r"network\.balances must be positive finite numbers"),
+        ({"balances": "1.0"}, r"network\.balances must be a list"),
+        ({"balances": 1.0}, r"network\.balances must be a list"),
+        ({"balances": []}, r"network\.balances must hold 1 to 16 numbers"),
+        ({"balances": [1.0] * 17}, r"network\.balances must hold 1 to 16 numbers"),
+        ({"mix": -1}, r"network\.mix must be an integer in \[0, 1024\]"),
+        ({"mix": "2"}, r"network\.mix must be an integer"),
+        (
+            {"width": 2, "balances": [0.5, 1.0, 2.0]},
+            r"network\.width must be at least len\(network\.balances",
+        ),
+        (
+            {"width": 1024, "depth": 64, "mid_kernel": 31},
+            r"network: this configuration has 64,518,966,761 parameters, more than the 20,000,000",
+        ),
+    ],
+)
+def test_from_dict_checks_every_field_and_names_it(change, match):
+    with pytest.raises(ValueError, match=match):
+        NetConfig.from_dict({**CFG.to_dict(), **change})
+
+
+@pytest.mark.parametrize("data", [[1, 2], "width=4", None, 3])
+def test_from_dict_needs_a_dict(data):
+    with pytest.raises(ValueError, match="network must be a JSON object of NetConfig fields"):
+        NetConfig.from_dict(data)
+
+
+def test_from_dict_accepts_defaults_integral_floats_and_numpy_types():
+    assert NetConfig.from_dict({}) == NetConfig()
+    cfg = NetConfig.from_dict(
+        {**CFG.to_dict(), "width": 4.0, "depth": np.int64(1), "residual": np.bool_(True)}
+    )
+    assert cfg == CFG and type(cfg.width) is int and type(cfg.residual) is bool
+    assert NetConfig.from_dict({**CFG.to_dict(), "mix": 0}).n_mix == 0
+
+
+def test_parameter_bound_matches_the_built_network():
+    from napari_glra.glra.network import _parameter_count
+
+    for cfg in (
+        CFG,
+        MULTI,
+        NetConfig(),
+        NetConfig.from_dict({**MULTI.to_dict(), "scale": 3, "border_channel": True}),
+    ):
+        assert _parameter_count(cfg) == count_parameters(GLRANet(cfg))

@@ -157,3 +157,48 @@ def test_sample_defocus_kernel_microscopy_ranges():
     np.testing.assert_array_equal(k1, k2)
     kp, _ = sample_kernel("defocus", np.random.default_rng(9), size=61)
     assert kp.shape == (61, 61) and kp.sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- requests that cannot be met
+@pytest.mark.parametrize(
+    "kind,params,match",
+    [
+        ("gaussian", {"sigma": 1e6}, r"gaussian sigma 1e\+06 px needs a kernel of about 6000001 px"),
+        ("gaussian", {"sigma": 200.0}, "sigma <= 166.6"),
+        ("disk", {"radius": 1e5}, "disk radius 100000 px needs a kernel of about 200001 px"),
+        ("disk", {"radius": 600.0}, "radius <= 500"),
+        ("motion", {"length": 2000.0, "seed": 0}, "motion length 2000 px"),
+        ("gaussian", {"sigma": 1.0, "size": 1003}, "kernel size 1003 px"),
+        ("disk", {"radius": 2.0, "size": 10**6 + 1}, "kernel size 1000001 px"),
+        ("motion", {"length": 9, "size": 1003}, "kernel size 1003 px"),
+    ],
+)
+def test_oversized_kernels_fail_fast_with_the_limit(kind, params, match):
+    from napari_glra.physics.psf import ABSOLUTE_MAX_SIZE
+
+    with pytest.raises(ValueError, match=match) as info:
+        make_kernel(kind, **params)
+    assert f"{ABSOLUTE_MAX_SIZE} px limit" in str(info.value) and "ABSOLUTE_MAX_SIZE" in str(info.value)
+
+
+def test_kernels_up_to_the_limit_are_made():
+    from napari_glra.physics.psf import ABSOLUTE_MAX_SIZE
+
+    assert make_kernel("gaussian", sigma=166.6).shape == (ABSOLUTE_MAX_SIZE, ABSOLUTE_MAX_SIZE)
+    assert make_kernel("gaussian", sigma=1e6, size=11).shape == (11, 11)  # explicit size: truncated as asked
+    assert make_kernel("motion", length=300, seed=2).shape[0] <= ABSOLUTE_MAX_SIZE
+
+
+def test_large_disk_matches_the_direct_supersampled_coverage():
+    """The disk is computed in row blocks (bounded memory); same values as the one-shot form."""
+    k = make_kernel("disk", radius=40.3, size=91, supersample=4)
+    offs = (np.arange(4) + 0.5) / 4 - 0.5
+    fine = ((np.arange(91) - 45)[:, None] + offs[None, :]).ravel()
+    ref = ((fine[:, None] ** 2 + fine[None, :] ** 2) <= 40.3**2).reshape(91, 4, 91, 4).mean(axis=(1, 3))
+    np.testing.assert_allclose(k, ref / ref.sum(), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("supersample", [0, -1, 33, 2.5, True])
+def test_disk_supersample_is_bounded(supersample):
+    with pytest.raises(ValueError, match=r"supersample must be an integer in \[1, 32\]"):
+        make_kernel("disk", radius=3.0, supersample=supersample)

@@ -284,3 +284,69 @@ def test_resampled_fine_psf_matches_the_psf_made_at_the_image_pixel_size(bead_px
     # area weighting treats each fine pixel as uniform: an extra blur of one bead pixel (~3 % at the peak)
     assert np.abs(k / k.sum() - direct).max() < 0.05 * direct.max()
     assert k.max() / k.sum() == pytest.approx(direct.max(), rel=0.05)
+
+
+# --------------------------------------------------------------------------- requests that cannot be met
+def _no_integral(*args, **kwargs):
+    raise AssertionError("the PSF integral was computed for a request that cannot be met")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"defocus": 1e6}, r"radius of about 2\.98e\+07 px at 0\.08 µm/px, more than the 1001 px"),
+        ({"defocus": 1e6, "size": 21}, "1001 px any kernel may have"),
+        ({"defocus": 50.0, "max_size": None}, "1001 px any kernel may have"),
+        ({"defocus": 3.0}, "geometric blur alone has a radius of 89 px"),
+    ],
+)
+def test_a_blur_far_beyond_the_limit_fails_before_any_integral(monkeypatch, kwargs, match):
+    from napari_glra.physics import optics
+
+    monkeypatch.setattr(optics, "_field_intensity", _no_integral)
+    with pytest.raises(ValueError, match=match):
+        defocus_psf(NA, WL, 0.08, **kwargs)
+
+
+def test_a_psf_too_wide_for_the_limit_fails_before_the_2d_psf(monkeypatch):
+    from napari_glra.physics import optics
+
+    monkeypatch.setattr(optics, "_pixel_psf", _no_integral)
+    with pytest.raises(ValueError, match=r"a 75 px square holds at most 8\d\.\d % of its energy") as err:
+        defocus_psf(NA, WL, 0.005)  # in focus, but 16x finer than Nyquist
+    assert "Bin the image" in str(err.value)
+
+
+def test_the_early_geometric_check_only_refuses_what_the_full_check_would():
+    """Just past the early bound (geometric radius 0.76 x 75 px) a 75 px square holds < 95 % of the PSF."""
+    px = 0.08
+    tan_theta = NA / np.sqrt(1.518**2 - NA**2)
+    defocus = 0.76 * MAX_KERNEL_SIZE * px / tan_theta
+    with pytest.raises(ValueError, match="geometric blur alone"):
+        defocus_psf(NA, WL, px, defocus=defocus)
+    full = defocus_psf(NA, WL, px, defocus=defocus, max_size=None, energy=0.999)
+    c, h = full.shape[0] // 2, MAX_KERNEL_SIZE // 2
+    assert full[c - h : c + h + 1, c - h : c + h + 1].sum() < 0.95
+
+
+def test_an_unresolvable_integral_is_refused_not_truncated(monkeypatch):
+    from napari_glra.physics import optics
+
+    monkeypatch.setattr(optics, "_field_intensity", _no_integral)
+    with pytest.raises(ValueError, match="quadrature nodes, at most 8000"):
+        radial_profile(np.array([0.0, 2000.0]), NA, WL)  # 2 mm from the axis: ~25 000 nodes
+
+
+@pytest.mark.parametrize("oversample", [17, 1000, 2.5])
+def test_oversample_is_bounded(oversample):
+    with pytest.raises(ValueError, match=r"oversample must be an integer in \[1, 16\]"):
+        defocus_psf(NA, WL, 0.08, oversample=oversample)
+
+
+def test_quadrature_nodes_are_numpys():
+    from napari_glra.physics.optics import _gauss_legendre
+
+    x, w = _gauss_legendre(300)
+    xr, wr = np.polynomial.legendre.leggauss(300)
+    np.testing.assert_allclose(x, xr, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(w, wr, rtol=1e-10, atol=0)

@@ -4,7 +4,9 @@ from scipy import ndimage
 
 from napari_glra.physics.kernels import make_kernel
 from napari_glra.physics.psf import (
+    ABSOLUTE_MAX_SIZE,
     MAX_KERNEL_SIZE,
+    NegativePSFWarning,
     estimate_background,
     prepare_psf,
     resample_psf,
@@ -205,3 +207,63 @@ def test_bad_plane_raises():
             prepare_psf(stack, plane=plane)
     with pytest.raises(ValueError, match="3D"):
         select_plane(np.ones((9, 9)))
+
+
+# --------------------------------------------------------------------------- requests that cannot be met
+@pytest.mark.parametrize(
+    ("psf_px", "img_px", "wide"),
+    [(1.0, 0.001, "19000"), (0.1, 0.001, "1900")],  # 19 px x1000 (a unit mix-up), x100
+)
+def test_huge_upsampling_fails_before_allocating(monkeypatch, psf_px, img_px, wide):
+    import scipy.ndimage
+
+    def boom(*a, **k):
+        raise AssertionError("resampled")
+
+    monkeypatch.setattr(scipy.ndimage, "map_coordinates", boom)
+    with pytest.raises(ValueError, match=f"about {wide} px wide, more than the 1001 px limit") as err:
+        prepare_psf(make_kernel("gaussian", sigma=3.0), psf_pixel_size=psf_px, image_pixel_size=img_px)
+    assert "ABSOLUTE_MAX_SIZE" in str(err.value) and "same unit" in str(err.value)
+
+
+def test_upsampling_up_to_the_limit_or_twice_the_size_works():
+    assert ABSOLUTE_MAX_SIZE == 1001
+    k = resample_psf(make_kernel("gaussian", sigma=3.0), 0.1, 0.003)  # 19 px x 33.3: 635 px
+    assert k.shape == (635, 635) and k.sum() == pytest.approx(1.0)
+    big = np.pad(make_kernel("gaussian", sigma=50.0, size=301), 300)  # 901 px, x1.5: 1353 <= 2 x 901
+    assert resample_psf(big, 0.15, 0.1).shape[0] == 1353
+
+
+def test_clipping_a_sharpening_kernel_warns():
+    sharpen = np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
+    with pytest.warns(
+        NegativePSFWarning, match=r"negative values holding 80 % of its positive mass.*set to 0"
+    ):
+        k = prepare_psf(sharpen)
+    np.testing.assert_array_equal(k, [[1.0]])  # what the warning is about: a delta
+    assert issubclass(NegativePSFWarning, UserWarning)
+
+
+def test_small_or_expected_negatives_do_not_warn():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    g = make_kernel("gaussian", sigma=2.0, size=21)
+    tiny = g.copy()
+    tiny[0, :2] = -0.004  # 0.8 % negative mass
+    noisy = g + 0.002 * rng.standard_normal(g.shape)  # a background-subtracted bead: noise around 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepare_psf(g)
+        prepare_psf(tiny)
+        prepare_psf(noisy, background=0)  # a background given: clipping below it is what is asked
+        prepare_psf(noisy + 0.1, background="auto")
+    with pytest.warns(NegativePSFWarning, match="background=0"):
+        prepare_psf(noisy)  # ... which the warning suggests
+
+
+def test_masked_array_is_refused():
+    psf = np.ma.masked_greater(make_kernel("gaussian", sigma=2.0), 0.03)
+    with pytest.raises(TypeError, match=r"masked array.*np\.ma\.filled"):
+        prepare_psf(psf)
+    prepare_psf(np.ma.filled(psf, 0.0))  # following the advice works

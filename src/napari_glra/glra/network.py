@@ -37,7 +37,7 @@ from torch import nn
 
 from napari_glra._fft import next_fast_len
 
-__all__ = ["NetConfig", "GLRANet", "count_parameters", "macs_per_pixel", "mirror_pad"]
+__all__ = ["NET_LIMITS", "NetConfig", "GLRANet", "count_parameters", "macs_per_pixel", "mirror_pad"]
 
 
 @dataclass
@@ -90,19 +90,88 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetConfig:
-        """Build from a dict, rejecting unknown keys with a clear message."""
+        """Build from a dict (a model's ``config.json`` ``network``), checking every field.
+
+        Missing fields take their defaults.  Each field is type- and range-checked
+        (see :data:`NET_LIMITS`) before anything is allocated, so that a corrupt or
+        hand-edited config cannot build a huge or inconsistent network.
+
+        Parameters
+        ----------
+        data : dict
+            Field name -> value (JSON types: ``balances`` a list, booleans real
+            booleans; integral floats are accepted for integers).
+
+        Returns
+        -------
+        NetConfig
+            The configuration.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not a dict, has unknown keys, or a field has the wrong type or
+            is out of range; the message names the field (``network.<field>``).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"network must be a JSON object of NetConfig fields, got {type(data).__name__} {data!r:.80}"
+            )
         known = {f.name for f in fields(cls)}
         extra = set(data) - known
         if extra:
             raise ValueError(f"unknown network config keys {sorted(extra)}; known: {sorted(known)}")
-        data = dict(data)
-        if "balances" in data:
-            data["balances"] = tuple(float(b) for b in data["balances"])
-        cfg = cls(**data)
-        if 1.0 not in cfg.balances:
-            raise ValueError(f"balances must contain 1.0 (the residual base), got {cfg.balances}")
-        if int(cfg.scale) != cfg.scale or cfg.scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {cfg.scale!r}")
+        values = {**asdict(cls()), **data}
+        lim = NET_LIMITS
+        out: dict[str, Any] = {}
+        out["d"] = _int_field(values, "d", 3, lim["d"], odd=True)
+        out["m"] = _int_field(values, "m", 1, out["d"], hi_name=f"network.d = {out['d']}")
+        out["width"] = _int_field(values, "width", 1, lim["width"])
+        for name in ("first_kernel", "mid_kernel", "last_kernel"):
+            out[name] = _int_field(values, name, 1, lim["kernel"], odd=True)
+        out["depth"] = _int_field(values, "depth", 0, lim["depth"])
+        out["scale"] = _int_field(values, "scale", 1, lim["scale"])
+        slope = values["negative_slope"]
+        if not _is_real(slope) or not 0 <= float(slope) <= 1:
+            raise ValueError(f"network.negative_slope must be a number in [0, 1], got {slope!r}")
+        out["negative_slope"] = float(slope)
+        for name in ("residual", "border_channel"):
+            v = values[name]
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"network.{name} must be true or false, got {v!r}")
+            out[name] = bool(v)
+        bal = values["balances"]
+        if isinstance(bal, (str, bytes, dict)) or not isinstance(bal, (list, tuple)):
+            raise ValueError(
+                f"network.balances must be a list of positive numbers containing 1.0, got {bal!r}"
+            )
+        if not 1 <= len(bal) <= lim["balances"]:
+            raise ValueError(
+                f"network.balances must hold 1 to {lim['balances']} numbers (one of them 1.0), got {len(bal)}"
+            )
+        if not all(_is_real(b) and 0 < float(b) < np.inf for b in bal):
+            raise ValueError(f"network.balances must be positive finite numbers, got {list(bal)!r}")
+        out["balances"] = tuple(float(b) for b in bal)
+        if 1.0 not in out["balances"]:
+            raise ValueError(
+                f"network.balances must contain 1.0 (the residual base), got {list(out['balances'])}"
+            )
+        if values["mix"] is None:
+            out["mix"] = None
+            if out["width"] < len(out["balances"]):
+                raise ValueError(
+                    f"network.width must be at least len(network.balances) = {len(out['balances'])} when "
+                    f"network.mix is not given, got {out['width']}"
+                )
+        else:
+            out["mix"] = _int_field(values, "mix", 0, lim["width"])
+        cfg = cls(**out)
+        n = _parameter_count(cfg)
+        if n > lim["parameters"]:
+            raise ValueError(
+                f"network: this configuration has {n:,} parameters, more than the {lim['parameters']:,} "
+                "napari-glra loads (check network.width, network.depth and the kernel sizes)"
+            )
         return cfg
 
     @property
@@ -110,6 +179,59 @@ class NetConfig:
         """Pixels the valid spatial convolutions eat per side (full-resolution pixels)."""
         per_layer = self.first_kernel // 2 + self.depth * (self.mid_kernel // 2) + self.last_kernel // 2
         return self.scale * per_layer
+
+
+#: Bounds :meth:`NetConfig.from_dict` enforces: ``d`` (odd, the basis window side), ``width``
+#: (also ``mix``), ``depth``, ``kernel`` (odd sides of the artifact block's convolutions),
+#: ``scale``, the number of ``balances`` and the total number of ``parameters``.  The shipped
+#: models use d 151, width <= 48, depth <= 8, kernels <= 7, scale <= 2 and ~0.2 M parameters.
+NET_LIMITS: dict[str, int] = {
+    "d": 401,
+    "width": 1024,
+    "depth": 64,
+    "kernel": 31,
+    "scale": 8,
+    "balances": 16,
+    "parameters": 20_000_000,
+}
+
+
+def _is_real(v: Any) -> bool:
+    """A finite real number (not a bool)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return bool(np.isfinite(float(v)))
+    except OverflowError:  # an int beyond float range (JSON allows any)
+        return False
+
+
+def _int_field(
+    values: dict[str, Any], name: str, lo: int, hi: int, odd: bool = False, hi_name: str | None = None
+) -> int:
+    """``values[name]`` as an int in ``[lo, hi]`` (odd if asked), or a ``ValueError`` naming it."""
+    v = values[name]
+    ok = _is_real(v) and float(v).is_integer()
+    if ok:
+        iv = int(v)
+        ok = lo <= iv <= hi and (not odd or iv % 2 == 1)
+    if not ok:
+        kind = "an odd integer" if odd else "an integer"
+        raise ValueError(f"network.{name} must be {kind} in [{lo}, {hi_name or hi}], got {v!r}")
+    return iv
+
+
+def _parameter_count(c: NetConfig) -> int:
+    """Parameters of ``GLRANet(c)`` (computed without building it)."""
+    s2 = c.scale * c.scale
+    return (
+        2 * c.d * c.m
+        + c.n_mix * c.m
+        + (c.in_channels * s2 * c.first_kernel**2 + 1) * c.width
+        + (c.width + 1) * c.width
+        + c.depth * (c.width * c.mid_kernel**2 + 1) * c.width
+        + (c.width * c.last_kernel**2 + 1) * s2
+    )
 
 
 def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:

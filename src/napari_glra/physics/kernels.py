@@ -2,7 +2,10 @@
 
 Every kernel returned here is a float64 array of odd size, non-negative,
 summing to one and centred (centre of mass on the centre pixel, up to the
-sub-pixel accuracy of the family).  ``make_kernel`` is the one public entry;
+sub-pixel accuracy of the family), of side at most
+:data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE` (1001 px: a larger request, e.g.
+``sigma=1e6``, is a ``ValueError`` before anything is allocated).
+``make_kernel`` is the one public entry;
 ``sample_kernel`` draws a random kernel of a family for training and
 benchmarks (also of the ``"defocus"`` family of widefield microscope PSFs,
 :func:`napari_glra.physics.optics.defocus_psf`).
@@ -15,6 +18,9 @@ from typing import Any
 
 import numpy as np
 from scipy import interpolate
+
+from napari_glra.physics.optics import UndersampledPSFWarning, defocus_psf, nyquist_pixel_size
+from napari_glra.physics.psf import ABSOLUTE_MAX_SIZE
 
 __all__ = ["DEFOCUS_MAX_SIZE", "FAMILIES", "KERNEL_RANGES", "make_kernel", "sample_kernel"]
 
@@ -48,9 +54,35 @@ def _odd(n: float) -> int:
     return n if n % 2 == 1 else n + 1
 
 
+#: Largest ``supersample`` of :func:`disk` (more sub-samples change the edge pixels by < 0.1 %).
+MAX_SUPERSAMPLE = 32
+
+
 def _check_size(size: int | None) -> None:
-    if size is not None and (int(size) != size or size < 1 or size % 2 == 0):
+    if size is not None and (
+        isinstance(size, bool)
+        or not isinstance(size, (int, float, np.integer, np.floating))
+        or int(size) != size
+        or size < 1
+        or size % 2 == 0
+    ):
         raise ValueError(f"kernel size must be a positive odd integer, got {size!r}")
+    if size is not None and size > ABSOLUTE_MAX_SIZE:
+        raise ValueError(
+            f"kernel size {int(size)} px is larger than the {ABSOLUTE_MAX_SIZE} px limit "
+            "(napari_glra.physics.psf.ABSOLUTE_MAX_SIZE); the shipped models take kernels up to "
+            "75 px (MAX_KERNEL_SIZE)"
+        )
+
+
+def _check_side(side: float, what: str, bound: str) -> None:
+    """Refuse a default kernel side over :data:`ABSOLUTE_MAX_SIZE` (before allocating it)."""
+    if side > ABSOLUTE_MAX_SIZE:
+        raise ValueError(
+            f"{what} needs a kernel of about {side:.0f} px, more than the {ABSOLUTE_MAX_SIZE} px limit "
+            f"(napari_glra.physics.psf.ABSOLUTE_MAX_SIZE: {bound}); the shipped models take kernels up to "
+            "75 px (MAX_KERNEL_SIZE). Check the units (pixels), or bin the image and use a smaller kernel"
+        )
 
 
 def _normalise(k: np.ndarray) -> np.ndarray:
@@ -69,17 +101,26 @@ def gaussian(sigma: float, size: int | None = None) -> np.ndarray:
     sigma : float
         Standard deviation in pixels (> 0).
     size : int, optional
-        Odd side length; default ``2 * ceil(3 * sigma) + 1``.
+        Odd side length; default ``2 * ceil(3 * sigma) + 1`` (at most
+        :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`, i.e. ``sigma <= 166.6``).
 
     Returns
     -------
     numpy.ndarray
         ``(size, size)`` kernel summing to one.
+
+    Raises
+    ------
+    ValueError
+        If ``sigma`` is not a positive number, ``size`` not a positive odd integer, or the
+        kernel's side over :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`.
     """
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"gaussian sigma must be a positive number, got {sigma!r}")
     _check_size(size)
-    size = size or 2 * int(np.ceil(3 * sigma)) + 1
+    if size is None:
+        _check_side(2 * np.ceil(3 * sigma) + 1, f"gaussian sigma {sigma:g} px", "sigma <= 166.6")
+    size = int(size or 2 * int(np.ceil(3 * sigma)) + 1)
     r = np.arange(size) - size // 2
     g = np.exp(-0.5 * (r / sigma) ** 2)
     return _normalise(np.outer(g, g))
@@ -93,26 +134,47 @@ def disk(radius: float, size: int | None = None, supersample: int = 8) -> np.nda
     radius : float
         Radius in pixels (> 0).
     size : int, optional
-        Odd side length; default ``2 * ceil(radius) + 1``.
+        Odd side length; default ``2 * ceil(radius) + 1`` (at most
+        :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`, i.e. ``radius <= 500``).
     supersample : int
-        Sub-pixel samples per axis used to compute the pixel coverage.
+        Sub-pixel samples per axis used to compute the pixel coverage (1 to
+        :data:`MAX_SUPERSAMPLE`).
 
     Returns
     -------
     numpy.ndarray
         ``(size, size)`` kernel summing to one.
+
+    Raises
+    ------
+    ValueError
+        If ``radius`` is not a positive number, ``size`` not a positive odd integer,
+        ``supersample`` out of range, or the kernel's side over
+        :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`.
     """
     if not np.isfinite(radius) or radius <= 0:
         raise ValueError(f"disk radius must be a positive number, got {radius!r}")
     _check_size(size)
-    size = size or 2 * int(np.ceil(radius)) + 1
+    if (
+        isinstance(supersample, bool)
+        or not isinstance(supersample, (int, np.integer))
+        or not 1 <= supersample <= MAX_SUPERSAMPLE
+    ):
+        raise ValueError(f"supersample must be an integer in [1, {MAX_SUPERSAMPLE}], got {supersample!r}")
+    if size is None:
+        _check_side(2 * np.ceil(radius) + 1, f"disk radius {radius:g} px", "radius <= 500")
+    size = int(size or 2 * int(np.ceil(radius)) + 1)
     s = int(supersample)
     offs = (np.arange(s) + 0.5) / s - 0.5
     r = np.arange(size) - size // 2
     fine = (r[:, None] + offs[None, :]).ravel()
-    inside = (fine[:, None] ** 2 + fine[None, :] ** 2) <= radius**2
-    cover = inside.reshape(size, s, size, s).mean(axis=(1, 3))
-    return _normalise(cover.astype(np.float64))
+    fine2 = fine**2
+    cover = np.empty((size, size))
+    rows = max(1, 2**22 // (s * s * size))  # bounded temporaries (~32 MB) for large kernels
+    for i in range(0, size, rows):
+        sub = fine2[i * s : (i + rows) * s, None] + fine2[None, :] <= radius**2
+        cover[i : i + rows] = sub.reshape(-1, s, size, s).mean(axis=(1, 3))
+    return _normalise(cover)
 
 
 def motion(
@@ -136,7 +198,8 @@ def motion(
         Random seed (same seed, same kernel).
     size : int, optional
         Odd side length; default: the smallest odd size (at least
-        ``length + 2``) that holds the whole trajectory around its centre of mass.
+        ``length + 2``) that holds the whole trajectory around its centre of mass
+        (at most :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`).
     n_points : int
         Number of spline control points (>= 3).
 
@@ -144,9 +207,18 @@ def motion(
     -------
     numpy.ndarray
         ``(size, size)`` kernel summing to one.
+
+    Raises
+    ------
+    ValueError
+        If ``length`` is below 2, ``size`` not a positive odd integer or too small for the
+        trajectory, or the kernel's side over
+        :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE` (``length`` over 999 px always is).
     """
     if not np.isfinite(length) or length < 2:
         raise ValueError(f"motion length must be >= 2 pixels, got {length!r}")
+    if size is None:
+        _check_side(_odd(length + 2), f"motion length {length:g} px", "length <= 999")
     if n_points < 3:
         raise ValueError(f"motion needs at least 3 control points, got {n_points}")
     _check_size(size)
@@ -173,6 +245,9 @@ def motion(
     # Smallest odd size holding the whole path around its centre of mass.
     needed = _odd(2 * np.abs(traj).max() + 3)
     if size is None:
+        _check_side(
+            needed, f"this motion trajectory (length {length:g} px)", "use a shorter length or another seed"
+        )
         size = max(needed, _odd(length + 2))
     elif size < needed:
         raise ValueError(
@@ -193,7 +268,7 @@ def motion(
     return _normalise(k)
 
 
-_MAKERS = {"gaussian": gaussian, "disk": disk, "motion": motion}
+_MAKERS = {"gaussian": gaussian, "disk": disk, "motion": motion, "defocus": defocus_psf}
 
 
 def make_kernel(kind: str, **params: Any) -> np.ndarray:
@@ -213,6 +288,16 @@ def make_kernel(kind: str, **params: Any) -> np.ndarray:
     numpy.ndarray
         Odd-sized, non-negative, centred float64 kernel summing to one.
 
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``, invalid parameters, or a kernel whose side would exceed
+        :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE` (1001 px; e.g. Gaussian
+        ``sigma > 166.6``, disk ``radius > 500``, motion ``length > 999``); ``"defocus"``
+        kernels are limited by its ``max_size`` (default 75 px).
+    TypeError
+        For parameters the family does not take.
+
     Examples
     --------
     >>> k = make_kernel("gaussian", sigma=2.0)
@@ -221,24 +306,12 @@ def make_kernel(kind: str, **params: Any) -> np.ndarray:
     """
     maker = _MAKERS.get(str(kind).lower())
     if maker is None:
-        extra = _extra_makers()
-        maker = extra.get(str(kind).lower())
-    if maker is None:
-        known = sorted(set(_MAKERS) | set(_extra_makers()))
+        known = sorted(_MAKERS)
         raise ValueError(f"unknown kernel kind {kind!r}; choose one of {known}")
     try:
         return maker(**params)
     except TypeError as err:
         raise TypeError(f"bad parameters for a {kind!r} kernel: {err}") from None
-
-
-def _extra_makers() -> dict:
-    """Families defined in other modules (kept lazy to avoid import cycles)."""
-    try:
-        from napari_glra.physics.optics import defocus_psf
-    except ImportError:  # pragma: no cover - optics is optional
-        return {}
-    return {"defocus": defocus_psf}
 
 
 def sample_kernel(
@@ -283,9 +356,7 @@ def sample_kernel(
 
 
 def _sample_defocus(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """A random ``"defocus"`` kernel and the :func:`napari_glra.physics.optics.defocus_psf` parameters making it."""
-    from napari_glra.physics.optics import UndersampledPSFWarning, defocus_psf, nyquist_pixel_size
-
+    """A random ``"defocus"`` kernel and the :func:`~napari_glra.physics.optics.defocus_psf` arguments."""
     r = KERNEL_RANGES["defocus"]
     na = float(rng.uniform(*r["na"]))
     sampling = float(rng.uniform(*r["sampling"]))

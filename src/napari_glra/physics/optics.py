@@ -65,12 +65,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.special import j0
+from scipy.special import j0, roots_legendre
 
 from napari_glra._checks import positive
-from napari_glra.physics.psf import MAX_KERNEL_SIZE
+from napari_glra.physics.psf import ABSOLUTE_MAX_SIZE, MAX_KERNEL_SIZE
 
 __all__ = [
     "MIN_CAPTURED_ENERGY",
@@ -91,8 +92,13 @@ MIN_CAPTURED_ENERGY = 0.95
 UNDERSAMPLING_TOLERANCE = 2.0
 #: Wavelengths above this (µm) are taken for nanometres and refused.
 MAX_WAVELENGTH_UM = 5.0
-#: Hard cap on the side of a PSF made with ``max_size=None`` (memory).
-ABSOLUTE_MAX_SIZE = 1001
+# ABSOLUTE_MAX_SIZE (imported from napari_glra.physics.psf, 1001): hard cap on the side of a
+# PSF made with ``max_size=None`` (memory).
+#: Largest ``oversample`` (sub-samples per pixel and axis) of :func:`defocus_psf`.
+MAX_OVERSAMPLE = 16
+#: Most Gauss-Legendre nodes of the radial integral; a PSF needing more (a huge defocus or
+#: radius) cannot be computed accurately and is refused.
+MAX_QUADRATURE_ORDER = 8000
 #: Bessel zero j₀,₁ / (2π): the Airy first zero is ``AIRY_ZERO * λ / NA``.
 AIRY_ZERO = 3.8317059702075125 / (2 * np.pi)  # 0.6098...
 
@@ -154,13 +160,33 @@ class _Defocus:
 
 
 def _gl_order(v_max: float, phase: _Defocus) -> int:
-    """Gauss–Legendre order resolving J₀(v ρ) and the pupil phase on [0, 1] (+ margin)."""
-    return int(min(8000, 48 + np.ceil(0.75 * (abs(v_max) + phase.max_slope))))
+    """Gauss–Legendre order resolving J₀(v ρ) and the pupil phase on [0, 1] (+ margin).
+
+    A ``ValueError`` if that is more than :data:`MAX_QUADRATURE_ORDER` (the integral
+    would not be resolved: a silently wrong PSF).
+    """
+    need = 48 + np.ceil(0.75 * (abs(v_max) + phase.max_slope))
+    if not need <= MAX_QUADRATURE_ORDER:
+        raise ValueError(
+            f"the PSF oscillates too fast to be computed accurately (defocus phase slope "
+            f"{phase.max_slope:.3g} rad, radius {abs(v_max):.3g} optical units: {need:.3g} quadrature "
+            f"nodes, at most {MAX_QUADRATURE_ORDER}); use a smaller defocus or smaller radii"
+        )
+    return int(need)
+
+
+@lru_cache(maxsize=8)
+def _gauss_legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [-1, 1] (SciPy's: O(n²), unlike NumPy's O(n³))."""
+    x, w = roots_legendre(order)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
 
 
 def _field_intensity(v: np.ndarray, phase: _Defocus, order: int) -> np.ndarray:
     """``|∫₀¹ J₀(v ρ) exp(i φ(ρ)) ρ dρ|²`` for an array of ``v`` (vectorised, chunked)."""
-    x, w = np.polynomial.legendre.leggauss(order)
+    x, w = _gauss_legendre(order)
     rho = 0.5 * (x + 1.0)
     w = 0.5 * w * rho
     phi = phase(rho)
@@ -348,11 +374,12 @@ def defocus_psf(
         holding ``energy`` (99 %) of the PSF's energy, at most ``max_size``.
     oversample : int
         Sub-samples per pixel and axis averaged to integrate the PSF over
-        each pixel (>= 1; 3 is within about 1 % of the exact pixel average at Nyquist
-        sampling).
+        each pixel (1 to :data:`MAX_OVERSAMPLE`; 3 is within about 1 % of the exact
+        pixel average at Nyquist sampling).
     max_size : int or None
         Largest side allowed (default :data:`napari_glra.physics.psf.MAX_KERNEL_SIZE`,
-        the limit of the shipped basis); ``None`` lifts it (up to 1001).
+        the limit of the shipped basis); ``None`` lifts it (up to
+        :data:`napari_glra.physics.psf.ABSOLUTE_MAX_SIZE`, 1001).
     energy : float
         Energy fraction the default size must hold, in (0, 1).
     allow_undersampled : bool
@@ -375,8 +402,11 @@ def defocus_psf(
         Non-positive or non-finite NA, wavelength, pixel size or index; NA not
         below the immersion index; a wavelength given in nm; a pixel size over
         twice the Nyquist limit; a bad ``size``/``oversample``/``energy``; a
-        ``size`` larger than ``max_size``; or a default-size PSF whose
-        ``max_size`` square would hold less than 95 % of its energy.
+        ``size`` larger than ``max_size``; a default-size PSF whose
+        ``max_size`` square would hold less than 95 % of its energy (checked before
+        the 2D PSF is computed when the blur alone shows it); a geometric blur
+        radius over :data:`napari_glra.physics.psf.ABSOLUTE_MAX_SIZE` px; or a PSF
+        that needs more than :data:`MAX_QUADRATURE_ORDER` quadrature nodes.
 
     Warns
     -----
@@ -395,8 +425,13 @@ def defocus_psf(
     _check_optics(na, wavelength, n_immersion, defocus)
     px = positive(pixel_size, "pixel_size (µm)")
     na, wavelength, n_immersion, defocus = float(na), float(wavelength), float(n_immersion), float(defocus)
-    if isinstance(oversample, bool) or int(oversample) != oversample or oversample < 1:
-        raise ValueError(f"oversample must be a positive integer, got {oversample!r}")
+    if (
+        isinstance(oversample, bool)
+        or not isinstance(oversample, (int, float, np.integer, np.floating))
+        or int(oversample) != oversample
+        or not 1 <= oversample <= MAX_OVERSAMPLE
+    ):
+        raise ValueError(f"oversample must be an integer in [1, {MAX_OVERSAMPLE}], got {oversample!r}")
     oversample = int(oversample)
     if not (isinstance(energy, (int, float, np.floating)) and 0 < energy < 1):
         raise ValueError(f"energy must be a fraction in (0, 1), e.g. 0.99, got {energy!r}")
@@ -436,9 +471,30 @@ def defocus_psf(
         )
 
     kna, phase = _optical_units(na, wavelength, defocus, n_immersion, paraxial)
+    r_geo = abs(defocus) * phase.tan_theta  # geometric blur radius, µm
+
+    def does_not_fit(held: str) -> ValueError:
+        need = 2 * int(np.ceil((r_geo + 2 * wavelength / na) / px)) + 1
+        return ValueError(
+            f"the defocus PSF (NA {na:g}, λ {wavelength:g} µm, defocus {defocus:g} µm) does not fit the "
+            f"{cap} px limit of the basis at {px:g} µm/px: {held} (its blur spans about {need} px). Bin the "
+            f"image (e.g. 2x, pixel_size={2 * px:g}), use a smaller defocus, or pass size=<odd <= {cap}> "
+            "to accept a truncated PSF"
+        )
+
+    # Fail fast (before any integral) when the blur alone is far too large.
+    if r_geo / px > ABSOLUTE_MAX_SIZE:
+        raise ValueError(
+            f"defocus {defocus:g} µm blurs over a radius of about {r_geo / px:.3g} px at {px:g} µm/px, more "
+            f"than the {ABSOLUTE_MAX_SIZE} px any kernel may have; check the units (µm) or use a smaller "
+            "defocus"
+        )
+    # A geometric blur disk of radius 0.75 cap puts only ~57 % of its energy in the cap x cap
+    # square (the 2D PSF below would be refused for holding less than 95 %).
+    if size is None and r_geo / px > 0.75 * cap:
+        raise does_not_fit(f"its geometric blur alone has a radius of {r_geo / px:.0f} px")
     if size is None:
         # Radius of the circle holding `energy` (a square of that half-side holds more).
-        r_geo = abs(defocus) * phase.tan_theta
         r_search = r_geo + 25.0 * wavelength / na
         half_cap_um = (cap // 2 + 1) * px * np.sqrt(2)
         vmax = kna * min(r_search, max(half_cap_um, 2 * AIRY_ZERO * wavelength / na))
@@ -448,6 +504,11 @@ def defocus_psf(
         r_need = grid[above[0]] / kna if above.size else r_search
         n0 = 2 * int(np.ceil(r_need / px + 0.5)) + 1
         n = min(n0, cap)
+        # The circle of radius half_cap_um holds the pixel-integrated cap x cap square: if even it
+        # holds too little, so does the square (no need to compute the 2D PSF).
+        circle = float(ee(kna * half_cap_um))
+        if n0 > cap and half_cap_um <= r_search and circle < MIN_CAPTURED_ENERGY:
+            raise does_not_fit(f"a {cap} px square holds at most {100 * circle:.1f} % of its energy")
     else:
         n = size
 
@@ -459,14 +520,7 @@ def defocus_psf(
         cum = np.array([k[c - h : c + h + 1, c - h : c + h + 1].sum() for h in range(c + 1)])
         frac = cum * px * px * kna**2 / np.pi
         if frac[-1] < MIN_CAPTURED_ENERGY and n == cap:
-            need = 2 * int(np.ceil((abs(defocus) * phase.tan_theta + 2 * wavelength / na) / px)) + 1
-            raise ValueError(
-                f"the defocus PSF (NA {na:g}, λ {wavelength:g} µm, defocus {defocus:g} µm) does not fit the "
-                f"{cap} px limit of the basis at {px:g} µm/px: a {cap} px square holds only "
-                f"{100 * frac[-1]:.0f} % of its energy (its blur spans about {need} px). Bin the image "
-                f"(e.g. 2x, pixel_size={2 * px:g}), use a smaller defocus, or pass size=<odd <= {cap}> "
-                "to accept a truncated PSF"
-            )
+            raise does_not_fit(f"a {cap} px square holds only {100 * frac[-1]:.0f} % of its energy")
         ok = np.nonzero(frac >= energy * (1 - 1e-9))[0]
         h = int(ok[0]) if ok.size else c
         k = k[c - h : c + h + 1, c - h : c + h + 1]

@@ -8,7 +8,8 @@ kernel that sums to one:
 1. checks (numeric dtype, 2D/3D, not empty, finite, positive mass);
 2. 3D stack → one plane (the in-focus one, or ``plane=``);
 3. background subtraction (``"auto"``: median of the border) and clipping of
-   negatives;
+   negatives (with a :class:`NegativePSFWarning` when no background is given and
+   the negatives hold more than 1 % of the positive mass);
 4. resampling from the PSF's pixel size to the image's (energy conserving);
 5. centring: centre of mass (or peak) moved onto the centre pixel with a
    sub-pixel shift;
@@ -19,10 +20,20 @@ kernel that sums to one:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["MAX_KERNEL_SIZE", "estimate_background", "prepare_psf", "resample_psf", "select_plane"]
+__all__ = [
+    "ABSOLUTE_MAX_SIZE",
+    "MAX_KERNEL_SIZE",
+    "NegativePSFWarning",
+    "estimate_background",
+    "prepare_psf",
+    "resample_psf",
+    "select_plane",
+]
 
 #: Largest kernel side (pixels) :func:`prepare_psf` accepts by default.  The shipped
 #: basis represents pseudo-inverse kernels of side ``d = 151`` and was fitted on kernels
@@ -31,10 +42,31 @@ __all__ = ["MAX_KERNEL_SIZE", "estimate_background", "prepare_psf", "resample_ps
 #: limit beyond which the pseudo-inverse no longer fits in the basis window.
 MAX_KERNEL_SIZE = 75
 
+#: Largest kernel side (pixels) anything in :mod:`napari_glra.physics` makes, whatever the
+#: size limit asked for (``max_size=None``): :func:`~napari_glra.physics.kernels.make_kernel`,
+#: :func:`~napari_glra.physics.optics.defocus_psf` and the upsampling of
+#: :func:`resample_psf` refuse larger kernels with a ``ValueError`` before allocating them
+#: (a 1001 x 1001 float64 kernel is 8 MB; a kernel that large is far beyond any basis and
+#: is almost surely a unit mistake).
+ABSOLUTE_MAX_SIZE = 1001
+
+#: Negative values removed by the clipping of :func:`prepare_psf` (without ``background``)
+#: above this fraction of the positive mass raise a :class:`NegativePSFWarning`.
+NEGATIVE_MASS_WARN = 0.01
+
 _SUBPIXEL_TOL = 1e-3
 
 
+class NegativePSFWarning(UserWarning):
+    """:func:`prepare_psf` set a noticeable negative part of the PSF to zero."""
+
+
 def _as_float_array(psf: object) -> np.ndarray:
+    if isinstance(psf, np.ma.MaskedArray):
+        raise TypeError(
+            "PSF is a numpy masked array; its masked values would be used as they are. Fill them "
+            "first, e.g. np.ma.filled(psf, 0) (or the background level)"
+        )
     a = np.asarray(psf)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"PSF must be a numeric array, got dtype {a.dtype}")
@@ -156,6 +188,13 @@ def resample_psf(psf: np.ndarray, psf_pixel_size: float, image_pixel_size: float
     -------
     numpy.ndarray
         Resampled float64 PSF with the same total energy.
+
+    Raises
+    ------
+    ValueError
+        If a pixel size is not a positive number, or if upsampling would make the PSF
+        wider than :data:`ABSOLUTE_MAX_SIZE` px and twice its size (checked before
+        allocating: usually a unit mistake in one of the pixel sizes).
     """
     a = _as_float_array(psf)
     if a.ndim != 2:
@@ -168,6 +207,15 @@ def resample_psf(psf: np.ndarray, psf_pixel_size: float, image_pixel_size: float
     if abs(factor - 1) < 1e-9:
         return a.copy()
     h, w = a.shape
+    limit = max(ABSOLUTE_MAX_SIZE, 2 * max(h, w))
+    if factor > 1 and max(h, w) * factor > limit:
+        raise ValueError(
+            f"resampling the {h}x{w} px PSF from a pixel size of {float(psf_pixel_size):g} to "
+            f"{float(image_pixel_size):g} (x{factor:.3g} finer) would make it about "
+            f"{max(h, w) * factor:.0f} px wide, more than the {limit} px limit (ABSOLUTE_MAX_SIZE = "
+            f"{ABSOLUTE_MAX_SIZE} px, or twice the PSF's size). Check the two pixel sizes: same unit "
+            "(e.g. both µm), psf_pixel_size is the PSF's and image_pixel_size the image's"
+        )
     oh, ow = _odd_at_least(h * factor), _odd_at_least(w * factor)
     if factor < 1:
         out = _overlap_matrix(h, oh, factor) @ a @ _overlap_matrix(w, ow, factor).T
@@ -264,7 +312,9 @@ def prepare_psf(
         Background to subtract before clipping negatives: ``None`` (default)
         subtracts nothing, ``"auto"`` the median of the border pixels
         (:func:`estimate_background`), a number that constant (e.g. the camera
-        offset).
+        offset).  With ``None``, negative values holding more than 1 % of the
+        positive mass are clipped with a :class:`NegativePSFWarning`; give a
+        background (``0``: subtract nothing) to clip them silently.
     max_size : int or None
         Largest allowed side of the prepared kernel (default
         :data:`MAX_KERNEL_SIZE`, the limit of the shipped basis); ``None``
@@ -278,7 +328,8 @@ def prepare_psf(
     psf_pixel_size, image_pixel_size : float, optional
         Pixel sizes of the PSF and of the image to restore (same unit); give
         both to resample the PSF onto the image's sampling (energy conserving,
-        see :func:`resample_psf`).
+        see :func:`resample_psf`; an upsampling beyond
+        :data:`ABSOLUTE_MAX_SIZE` px is refused).
     plane : int or {"peak", "sum"}, optional
         For a 3D stack: the plane to use, or how to find the in-focus one
         (default ``"peak"``, see :func:`select_plane`).  Ignored for 2D input.
@@ -292,12 +343,21 @@ def prepare_psf(
     Raises
     ------
     TypeError
-        If ``psf`` is not a real numeric array.
+        If ``psf`` is not a real numeric array, or is a numpy masked array
+        (fill it first: ``np.ma.filled(psf, 0)``).
     ValueError
         If it is empty, not 2D/3D, contains NaN/inf, has no positive mass
         (all zeros, negative sum, or nothing left above the background), if an
-        argument is invalid, or if the prepared kernel is larger than
+        argument is invalid, if resampling would make it larger than
+        :data:`ABSOLUTE_MAX_SIZE` px, or if the prepared kernel is larger than
         ``max_size``.
+
+    Warns
+    -----
+    NegativePSFWarning
+        When ``background`` is ``None`` and clipping the negative values removes
+        more than 1 % of the positive mass (e.g. a sharpening kernel would
+        become nearly a delta).
 
     Examples
     --------
@@ -337,6 +397,18 @@ def prepare_psf(
             if not np.isfinite(bg):
                 raise ValueError(f"background must be a finite number, got {background!r}")
         a = a - bg
+    else:
+        neg, pos = -float(a[a < 0].sum()), float(a[a > 0].sum())
+        if neg > NEGATIVE_MASS_WARN * pos:
+            warnings.warn(
+                f"the PSF has negative values holding {100 * neg / pos:.3g} % of its positive mass; they "
+                "were set to 0, which changes the kernel. A blur PSF is non-negative (a sharpening or "
+                "difference kernel is not a PSF). If the negatives are noise around a subtracted "
+                "background, pass background=0 to clip them without this warning, or "
+                "background='auto' to subtract the border median first",
+                NegativePSFWarning,
+                stacklevel=2,
+            )
     a = np.clip(a, 0.0, None)
     if a.sum() <= 0:
         raise ValueError(
