@@ -39,7 +39,8 @@ def test_importable_without_qt_or_napari():
 def test_deconvolve_matches_engine_and_keeps_shape(blurred, tiny_model):
     out = api.deconvolve(blurred, K, model=tiny_model, noise_level=0.01)
     ref = engine.run(engine.deconvolve_iter(blurred, K, model=tiny_model, noise_level=0.01)).data
-    assert out.shape == blurred.shape and out.dtype == np.float32
+    assert out.shape == blurred.shape and out.dtype == np.float64  # float64 in, float64 out
+    assert api.deconvolve(blurred.astype(np.float32), K, model=tiny_model).dtype == np.float32
     np.testing.assert_array_equal(out, ref)
     data, info = api.deconvolve(blurred, K, model=tiny_model, return_info=True)
     assert info["noise_estimated"] and 0.005 < info["noise_level"] < 0.02
@@ -134,8 +135,8 @@ def test_kernel_fit_error(tiny_model):
 
 
 def test_reexports():
-    from napari_glra.physics import degrade as degrade_mod
     from napari_glra.engine import noise
+    from napari_glra.physics import degrade as degrade_mod
     from napari_glra.physics import kernels, psf
 
     assert api.make_kernel is kernels.make_kernel

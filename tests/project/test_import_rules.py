@@ -52,7 +52,9 @@ def test_trainer_benchmarks_and_docs_use_no_private_names(folder):
 def test_the_private_import_check_can_fail(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     bad = tmp_path / "bad.py"
-    bad.write_text("from napari_glra.engine.inputs import _x\nimport napari_glra._fft\nfrom napari_glra._fft import a\n")
+    bad.write_text(
+        "from napari_glra.engine.inputs import _x\nimport napari_glra._fft\nfrom napari_glra._fft import a\n"
+    )
     assert len(_private_imports(bad)) == 3
 
 
@@ -66,6 +68,7 @@ def test_package_imports_are_at_module_level():
                 continue
             for node in ast.walk(fn):
                 mod = node.module if isinstance(node, ast.ImportFrom) else None
-                if isinstance(node, ast.ImportFrom) and (node.level > 0 or (mod or "").startswith("napari_glra")):
+                relative = isinstance(node, ast.ImportFrom) and node.level > 0
+                if relative or (mod or "").startswith("napari_glra"):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bad, "napari_glra imported inside a function:\n" + "\n".join(bad)

@@ -18,6 +18,7 @@ import numpy as np
 
 from napari_glra.engine.border import border_extension
 from napari_glra.engine.inputs import Planes, check_finite
+from napari_glra.engine.outliers import replace_outliers
 from napari_glra.engine.plan import Plan
 from napari_glra.glra.inference import restore_batch
 
@@ -31,14 +32,23 @@ def _observed_mask(shape: tuple[int, int], border: int) -> np.ndarray:
 
 
 def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.ndarray]:
-    """Restore one raw plane tile by tile; yields the tile index, returns the float32 result.
+    """Restore one raw plane tile by tile; yields the tile index, returns the result.
+
+    The result is float32 (float64 when the plan's output is float64), on the input's
+    intensity scale.  Isolated outliers are replaced first
+    (:func:`~napari_glra.engine.outliers.replace_outliers`).
 
     The plane is first extended beyond its border by ``plan.border`` pixels per side;
     the plan's tiles index the extended plane and their cores cover its observed part.
     """
     check_finite(raw)
+    work = _work_dtype(plan)
+    mapped, _ = replace_outliers(plan.imap.forward(raw), plan.kernel)
+    if not np.ptp(mapped) > 0:  # a constant plane restores to itself
+        yield 0
+        return np.asarray(raw, dtype=work).copy()
     p = plan.border
-    plane = border_extension(plan.imap.forward(raw), plan.kernel, plan.noise_level)
+    plane = border_extension(mapped, plan.kernel, plan.noise_level)
     obs = _observed_mask(plane.shape, p)
     out = np.empty((plane.shape[0] - 2 * p, plane.shape[1] - 2 * p), np.float32)
     for t, (rows, cols, crop_r, crop_c) in enumerate(plan.tiles):
@@ -57,7 +67,12 @@ def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.n
         c0 = cols.start + crop_c.start - p
         out[r0 : r0 + res.shape[0], c0 : c0 + res.shape[1]] = res
         yield t
-    return plan.imap.inverse(out)
+    return plan.imap.inverse(out, work)
+
+
+def _work_dtype(plan: Plan) -> type:
+    """float64 when the result is float64 (a float64 input), else float32."""
+    return np.float64 if plan.out_dtype == np.float64 else np.float32
 
 
 def _drain(gen: Generator[Any, None, Any]) -> Any:
@@ -69,8 +84,8 @@ def _drain(gen: Generator[Any, None, Any]) -> Any:
 
 
 def _cast(out: Any, dt: np.dtype) -> Any:
-    """Cast float32 results; integers are rounded and clipped to the dtype's range (never wrapped)."""
-    if dt == np.float32:
+    """Cast float results; integers are rounded and clipped to the dtype's range (never wrapped)."""
+    if dt == out.dtype:
         return out
     if np.issubdtype(dt, np.integer):
         info = np.iinfo(dt)
@@ -110,7 +125,7 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
     h, w = planes.plane_shape
     yield 0.0, f"restoring {len(units)} plane(s) of {h}x{w} px on {plan.device} ({n_tiles} tile(s) per plane)"
     lead_shape = (len(planes.leads),) if planes.selected is not None else planes.lead_shape
-    out = np.empty(lead_shape + (h, w, planes.n_channels), np.float32)
+    out = np.empty(lead_shape + (h, w, planes.n_channels), _work_dtype(plan))
     total = len(units) * n_tiles
     done = 0
     i = 0
@@ -146,7 +161,7 @@ def lazy_result(plan: Plan) -> Any:
     passthrough = planes.passthrough
 
     def block(x: np.ndarray) -> np.ndarray:
-        out = np.empty(x.shape, np.float32)
+        out = np.empty(x.shape, _work_dtype(plan))
         for lead in np.ndindex(*x.shape[:-3]):
             for c in range(x.shape[-1]):
                 sl = lead + (slice(None), slice(None), c)
@@ -156,5 +171,5 @@ def lazy_result(plan: Plan) -> Any:
                     out[sl] = _drain(restore_plane_iter(plan, np.asarray(x[sl])))
         return out
 
-    res = src.map_blocks(block, dtype=np.float32)
+    res = src.map_blocks(block, dtype=_work_dtype(plan))
     return _cast(_to_input_layout(planes, res), plan.out_dtype)

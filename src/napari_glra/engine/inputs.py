@@ -35,6 +35,15 @@ def is_dask(a: Any) -> bool:
     return type(a).__module__.split(".")[0] == "dask" and hasattr(a, "dask") and hasattr(a, "compute")
 
 
+def check_not_masked(a: Any, what: str) -> None:
+    """Refuse a numpy masked array: its mask would be silently ignored."""
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            f"{what} is a masked array; napari-glra cannot honour a mask (every pixel is data). Fill the "
+            f"masked pixels first, e.g. np.ma.filled({what}, np.ma.median({what}))"
+        )
+
+
 def check_dtype(a: Any, what: str) -> None:
     """Refuse non-numeric, boolean and complex arrays with a ``TypeError`` naming ``what``."""
     dt = np.dtype(a.dtype)
@@ -205,6 +214,7 @@ def analyse_image(image: Any, channel_axis: Any = None, plane_indices: Any = Non
     """Validate an image and build its canonical plane view (no copy for numpy)."""
     if image is None:
         raise TypeError("image is None; pass a 2D (or nD) numeric array")
+    check_not_masked(image, "image")
     lazy = is_dask(image)
     if not lazy:
         if not hasattr(image, "dtype") or not hasattr(image, "shape"):
@@ -288,9 +298,9 @@ def check_tile_size(tile_size: Any) -> int | None:
 
 
 def resolve_output_dtype(output_dtype: Any, input_dtype: np.dtype) -> np.dtype:
-    """The result's dtype: float32 by default, ``"input"`` for the input's, or a numeric dtype."""
-    if output_dtype is None:
-        return np.dtype(np.float32)
+    """The result's dtype: float32 (float64 for float64 input) by default, ``"input"``, or a numeric dtype."""
+    if output_dtype is None:  # float32, or float64 for float64 input (large offsets keep their detail)
+        return np.dtype(np.float64 if np.dtype(input_dtype) == np.float64 else np.float32)
     if isinstance(output_dtype, str) and output_dtype == "input":
         return np.dtype(input_dtype)
     try:

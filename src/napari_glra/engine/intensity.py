@@ -1,18 +1,24 @@
 """The intensity contract: how any input image is put on the [0, 1] scale the models expect.
 
-- A float image whose values lie in [0, 1] is used as it is (the scale the
-  models were trained on; ``noise_level`` is the noise standard deviation on
-  that scale, 0.01 = 1 %).  Noise may push a few values out: the test is that
-  the 0.1st and 99.9th percentiles lie within ``[-0.25, 1.25]``.
-- Any other image (integers of any width, floats outside [0, 1]) is mapped by
-  the affine map ``(x - offset) / scale`` with ``offset`` the 0.1st percentile
-  and ``scale`` the distance to the 99.9th percentile (min/max when the
-  percentiles coincide, 1 for a constant image).  Results are mapped back with
-  ``y * scale + offset``, so they are on the input's own intensity scale:
-  offsets are kept and doubling the input's gain doubles the output.
+- A float image already on the unit scale (its 0.1st and 99.9th percentiles lie
+  within ``[-0.25, 1.25]`` and the 99.9th reaches :data:`MIN_UNIT_HIGH`) is used
+  as it is: that is the scale the models were trained on (saturated pixels at 1).
+- Any other image (integers of any width, floats on another scale, dim floats)
+  is mapped by the affine map ``(x - offset) / scale`` with ``offset`` the 0.1st percentile and ``scale`` the
+  distance to the 99.9th (min/max when the percentiles coincide, 1 for a
+  constant image).  Results are mapped back with ``y * scale + offset``: they are
+  on the input's own intensity scale, offsets are kept, and multiplying the input
+  by any factor multiplies the output by the same factor.  The arithmetic is in
+  float64 for float64 and 32/64-bit integer inputs, so large offsets keep their
+  detail.
 
-The map is estimated from the data (a deterministic sample of planes and
-pixels, the same for numpy and dask inputs), never from the dtype's range.
+``noise_level`` is the noise standard deviation in units of the map's ``scale``
+(reported as ``info["intensity_map"]``): for an image used as it is, the noise
+on its own [0, 1] scale (0.01 = 1 %); for any other image, a fraction of its
+0.1st-99.9th percentile span.  Either way it is the noise on the scale the
+models see, so the same picture at any scale has the same ``noise_level``.  The map is
+estimated from the data (a deterministic sample of planes and pixels, the same
+for numpy and dask inputs), never from the dtype's range.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["IntensityMap", "fit_intensity_map", "LOW_PERCENTILE", "HIGH_PERCENTILE"]
+__all__ = ["IntensityMap", "fit_intensity_map", "min_unit_high", "LOW_PERCENTILE", "HIGH_PERCENTILE"]
 
 #: Percentiles of the robust affine map.
 LOW_PERCENTILE = 0.1
@@ -30,6 +36,11 @@ HIGH_PERCENTILE = 99.9
 #: Slack around [0, 1] for the percentiles of a float image used as it is (noise excursions:
 #: 5 % noise reaches 0.16 below 0 at the 0.1st percentile of a dark image).
 UNIT_SLACK = 0.25
+
+#: Smallest 99.9th percentile of a float image used as it is: a dimmer image is scaled like any
+#: other (the models restore dim images worse: measured -1.5 dB at half brightness), so that the
+#: result depends little on the input's scale.
+MIN_UNIT_HIGH = 0.5
 
 #: Largest number of pixels the percentiles are computed on (strided subsample above).
 MAX_SAMPLES = 4_000_000
@@ -48,23 +59,38 @@ class IntensityMap:
         return self.offset == 0.0 and self.scale == 1.0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Map to the [0, 1] scale (returns a new float32 array)."""
-        out = np.asarray(x, dtype=np.float32)
-        if self.identity:
-            return out.copy() if out is x else out
-        return ((out - np.float32(self.offset)) / np.float32(self.scale)).astype(np.float32, copy=False)
+        """Map to the [0, 1] scale (returns a new float32 array).
 
-    def inverse(self, y: np.ndarray) -> np.ndarray:
-        """Map back to the input's intensity scale (in place on float32 ``y``, returned)."""
-        y = np.asarray(y, dtype=np.float32)
+        Computed in float64 for inputs with more than float32's precision (float64,
+        32/64-bit integers), so that an offset far larger than the range keeps its detail.
+        """
+        x = np.asarray(x)
+        if self.identity:
+            out = x.astype(np.float32, copy=False)
+            return out.copy() if out is x else out
+        work = np.float64 if _wide(x.dtype) else np.float32
+        out = x.astype(work, copy=True)
+        out -= work(self.offset)
+        out /= work(self.scale)
+        return out.astype(np.float32, copy=False)
+
+    def inverse(self, y: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        """Map back to the input's intensity scale, as ``dtype`` (in place when ``y`` has it)."""
+        y = np.asarray(y, dtype=dtype)
         if not self.identity:
-            y *= np.float32(self.scale)
-            y += np.float32(self.offset)
+            y *= dtype(self.scale)
+            y += dtype(self.offset)
         return y
 
     def to_dict(self) -> dict[str, float]:
         """Plain-dict form (for the result's info)."""
         return {"offset": self.offset, "scale": self.scale}
+
+
+def _wide(dtype: np.dtype) -> bool:
+    """Values that float32 cannot hold exactly: float64 and 32/64-bit integers."""
+    dtype = np.dtype(dtype)
+    return dtype.itemsize > 4 or (dtype.kind in "iu" and dtype.itemsize == 4)
 
 
 def _strided_sample(planes: list[np.ndarray], max_samples: int = MAX_SAMPLES) -> np.ndarray:
@@ -73,7 +99,21 @@ def _strided_sample(planes: list[np.ndarray], max_samples: int = MAX_SAMPLES) ->
     return np.concatenate([np.asarray(p)[::step, ::step].ravel() for p in planes])
 
 
-def fit_intensity_map(planes: list[np.ndarray], dtype: np.dtype) -> IntensityMap:
+def min_unit_high(model_config: dict) -> float:
+    """The model's :data:`MIN_UNIT_HIGH` (its ``config.json`` may set ``intensity.min_unit_high``).
+
+    A model trained on the physical [0, 1] scale of its images (``microscopy``: dim,
+    photon-limited fluorescence) sets 0: every float image within [0, 1] is used as it is.
+    """
+    rec = model_config.get("intensity")
+    if isinstance(rec, dict) and isinstance(rec.get("min_unit_high"), (int, float)):
+        return float(rec["min_unit_high"])
+    return MIN_UNIT_HIGH
+
+
+def fit_intensity_map(
+    planes: list[np.ndarray], dtype: np.dtype, unit_high: float = MIN_UNIT_HIGH
+) -> IntensityMap:
     """Affine map of the intensity contract, from a sample of an image's 2D planes.
 
     Parameters
@@ -81,8 +121,11 @@ def fit_intensity_map(planes: list[np.ndarray], dtype: np.dtype) -> IntensityMap
     planes : list of numpy.ndarray
         2D planes of the image (a deterministic sample of them for big stacks).
     dtype : numpy.dtype
-        The image's dtype: floats whose sample lies in [0, 1] (up to
-        :data:`UNIT_SLACK` at the 0.1st/99.9th percentiles) get the identity.
+        The image's dtype: floats on the unit scale (0.1st/99.9th percentiles
+        within :data:`UNIT_SLACK` of [0, 1], the 99.9th at least
+        ``unit_high``) get the identity.
+    unit_high : float
+        Smallest 99.9th percentile of a float image used as it is (see :func:`min_unit_high`).
 
     Returns
     -------
@@ -92,10 +135,13 @@ def fit_intensity_map(planes: list[np.ndarray], dtype: np.dtype) -> IntensityMap
     sample = _strided_sample(planes)
     lo_all, hi_all = float(sample.min()), float(sample.max())
     lo, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE]))
-    if np.issubdtype(dtype, np.floating) and lo >= -UNIT_SLACK and hi <= 1.0 + UNIT_SLACK:
+    on_unit_scale = lo >= -UNIT_SLACK and 1.0 + UNIT_SLACK >= hi >= unit_high
+    if np.issubdtype(dtype, np.floating) and on_unit_scale:
         return IntensityMap()
     span = hi - lo
-    tiny = 1e-6 * max(abs(lo), abs(hi), 1e-30)
+    # A span within the rounding of the values' magnitude is no span (a constant image).
+    eps = np.finfo(np.float64 if _wide(dtype) else np.float32).eps
+    tiny = 64 * eps * max(abs(lo), abs(hi), 1e-30)
     if not span > tiny:
         lo, span = lo_all, hi_all - lo_all
     if not span > tiny:

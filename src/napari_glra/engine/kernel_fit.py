@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_glra.engine.inputs import check_dtype, check_noise_level, is_dask
+from napari_glra.engine.inputs import check_dtype, check_noise_level, check_not_masked, is_dask
 from napari_glra.engine.registry import load_model
 from napari_glra.glra.model_io import ModelFiles
 from napari_glra.physics.psf import prepare_psf
@@ -23,6 +23,8 @@ __all__ = ["FIT_ERROR_WARN", "fit_warning_threshold", "kernel_fit_error", "prepa
 #: Relative GLRA representation error above which a kernel triggers a
 #: a :class:`KernelFitWarning` (raised to twice the basis' worst held-out error if larger).
 FIT_ERROR_WARN = 0.10
+#: Energy fraction defining a kernel's extent (:func:`kernel_extent`).
+EXTENT_ENERGY = 0.99
 
 
 class KernelFitWarning(UserWarning):
@@ -55,6 +57,7 @@ def prepare_kernel(kernel: Any, model: ModelFiles, image_ndim: int | None = None
     """
     if kernel is None:
         raise TypeError("kernel is None; pass a 2D blur kernel (e.g. make_kernel('gaussian', sigma=2))")
+    check_not_masked(kernel, "kernel")
     if is_dask(kernel):
         kernel = kernel.compute()
     k = np.asarray(kernel)
@@ -86,9 +89,55 @@ def prepare_kernel(kernel: Any, model: ModelFiles, image_ndim: int | None = None
         )
     limit = _basis_size_limit(model)
     try:
-        return prepare_psf(kf, max_size=limit)
+        k = prepare_psf(kf, max_size=limit)
     except ValueError as err:
         raise ValueError(f"kernel: {err}") from None
+    check_kernel_size(k, model)
+    return k
+
+
+def kernel_extent(kernel: np.ndarray, energy: float = EXTENT_ENERGY) -> int:
+    """Side of the smallest centred square holding ``energy`` of a (centred, odd) kernel's mass."""
+    k = np.abs(np.asarray(kernel, np.float64))
+    total = k.sum()
+    c0, c1 = k.shape[0] // 2, k.shape[1] // 2
+    for r in range(max(c0, c1) + 1):
+        if k[max(0, c0 - r) : c0 + r + 1, max(0, c1 - r) : c1 + r + 1].sum() >= energy * total:
+            return 2 * r + 1
+    return int(max(k.shape))
+
+
+def kernel_size_limit(model: ModelFiles) -> int | None:
+    """Largest kernel extent (:func:`kernel_extent`) the model restores correctly, if measured.
+
+    Recorded in the model's ``config.json`` (``kernel_limit.extent_px``) by
+    ``benchmarks/kernel_limits.py``.
+    """
+    rec = model.config.get("kernel_limit")
+    if isinstance(rec, dict) and isinstance(rec.get("extent_px"), int) and rec["extent_px"] > 0:
+        return int(rec["extent_px"])
+    return None
+
+
+def check_kernel_size(kernel: np.ndarray, model: ModelFiles) -> None:
+    """Refuse a kernel larger than the model's measured limit, saying what to do instead."""
+    limit = kernel_size_limit(model)
+    if limit is None:
+        return
+    ext = kernel_extent(kernel)
+    if ext <= limit:
+        return
+    factor = int(np.ceil(ext / limit))
+    raise ValueError(
+        f"the kernel is too large for model {model.name!r}: {EXTENT_ENERGY:.0%} of its energy spans "
+        f"{ext} px, and this model restores kernels up to {limit} px correctly (larger ones come back "
+        "with a wrong mean or worse than the blurred input; measured by benchmarks/kernel_limits.py). "
+        "Bin the image and "
+        f"the PSF by {factor} (e.g. the image with skimage.transform.downscale_local_mean and the PSF "
+        f"with prepare_psf(psf, psf_pixel_size=1, image_pixel_size={factor}): the kernel shrinks to about "
+        f"{int(np.ceil(ext / factor))} px), or crop a PSF whose outer part is negligible "
+        "(prepare_psf(psf, crop_energy=0.99))"
+    )
 
 
 def fit_warning_threshold(model: ModelFiles) -> float:

@@ -29,7 +29,9 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from napari_glra.engine.inputs import analyse_image
-from napari_glra.engine.intensity import IntensityMap, fit_intensity_map
+from napari_glra.engine.intensity import MIN_UNIT_HIGH, min_unit_high
+from napari_glra.engine.outliers import map_without_outliers
+from napari_glra.engine.registry import load_model
 from napari_glra.glra.pseudo_inverse import psf2otf
 from napari_glra.physics.psf import prepare_psf
 
@@ -157,14 +159,15 @@ def pca_noise(plane: np.ndarray, patch: int = PATCH) -> float:
     return float(np.sqrt(lam[-1]))
 
 
-def estimate_noise(image, *, kernel=None, channel_axis: int | None = None) -> float:
+def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model=None) -> float:
     """Estimate the Gaussian noise level of an image on the models' [0, 1] scale.
 
     The image goes through the same intensity map as in
-    :func:`napari_glra.api.deconvolve` (floats in [0, 1] as they are, other
-    images through the robust affine map), so the value returned is what
-    ``deconvolve(..., noise_level=None)`` uses: a standard deviation on the
-    [0, 1] scale (0.01 = 1 % of the intensity range).  For stacks and
+    :func:`napari_glra.api.deconvolve` (unit-scale floats as they are, other
+    images through the robust affine map, see :mod:`napari_glra.engine.intensity`),
+    so the value returned is what ``deconvolve(..., noise_level=None, model=model)``
+    uses: a standard deviation in units of the map's scale (0.01 = 1 % of the
+    intensity range).  For stacks and
     multichannel images it is the median over (a sample of) the 2D planes.
 
     Parameters
@@ -179,6 +182,10 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None) -> fl
     channel_axis : int, optional
         Axis holding colour channels (default: the last axis of an
         ``(H, W, 3|4)`` image).
+    model : str, path or ModelFiles, optional
+        The model the estimate is for: its intensity contract decides which float
+        images are used as they are (:func:`napari_glra.engine.intensity.min_unit_high`;
+        default: that of the natural-image models).
 
     Returns
     -------
@@ -201,10 +208,11 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None) -> fl
     """
     planes = analyse_image(image, channel_axis=channel_axis)
     k = None if kernel is None else prepare_psf(kernel, max_size=None)
-    samples = planes.samples()
-    return noise_of_planes(samples, fit_intensity_map(samples, planes.dtype), k)
+    unit_high = MIN_UNIT_HIGH if model is None else min_unit_high(load_model(model).config)
+    _, mapped, _ = map_without_outliers(planes.samples(), planes.dtype, k, unit_high)
+    return noise_of_planes(mapped, k)
 
 
-def noise_of_planes(planes: list[np.ndarray], imap: IntensityMap, kernel: np.ndarray | None) -> float:
-    """Median of :func:`estimate_noise_plane` over raw planes put on the [0, 1] scale by ``imap``."""
-    return float(np.median([estimate_noise_plane(imap.forward(p), kernel) for p in planes]))
+def noise_of_planes(planes: list[np.ndarray], kernel: np.ndarray | None) -> float:
+    """Median of :func:`estimate_noise_plane` over planes on the [0, 1] scale (outliers replaced)."""
+    return float(np.median([estimate_noise_plane(p, kernel) for p in planes]))

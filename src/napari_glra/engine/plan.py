@@ -8,7 +8,8 @@ frozen :class:`Plan`:
 2. load the model and choose the device and precision (:mod:`~napari_glra.engine.registry`,
    :mod:`~napari_glra.engine.devices`);
 3. prepare the kernel for the model's basis (:mod:`~napari_glra.engine.kernel_fit`);
-4. fit the intensity map onto the models' [0, 1] scale (:mod:`~napari_glra.engine.intensity`);
+4. fit the intensity map onto the models' [0, 1] scale (:mod:`~napari_glra.engine.intensity`)
+   and look for isolated outliers (:mod:`~napari_glra.engine.outliers`);
 5. estimate the noise level unless it is given (:mod:`~napari_glra.engine.noise`);
 6. compute the kernel's GLRA coefficients and fit error (:mod:`~napari_glra.glra.inference`);
 7. plan the tiles of the border-extended plane (:mod:`~napari_glra.engine.tiling`,
@@ -37,7 +38,7 @@ from napari_glra.engine.inputs import (
     check_tile_size,
     resolve_output_dtype,
 )
-from napari_glra.engine.intensity import IntensityMap, fit_intensity_map
+from napari_glra.engine.intensity import IntensityMap, min_unit_high
 from napari_glra.engine.kernel_fit import (
     KernelFitWarning,
     families_text,
@@ -45,6 +46,7 @@ from napari_glra.engine.kernel_fit import (
     prepare_kernel,
 )
 from napari_glra.engine.noise import noise_of_planes
+from napari_glra.engine.outliers import OutlierWarning, map_without_outliers
 from napari_glra.engine.registry import load_model, model_on_device
 from napari_glra.engine.tiling import Tile, auto_tile, plan_tiles
 from napari_glra.glra.inference import kernel_coefficients
@@ -183,13 +185,21 @@ def make_plan(
             f"the kernel ({k.shape[0]}x{k.shape[1]} px after preparation) is larger than the image planes "
             f"({h}x{w} px); use a larger image or a smaller (cropped) kernel"
         )
-    # 4. intensity map, 5. noise
+    # 4. intensity map (and isolated outliers), 5. noise
     samples = planes.samples()
-    imap = fit_intensity_map(samples, planes.dtype)
-    sigma = noise_of_planes(samples, imap, k) if sigma_given is None else sigma_given
+    imap, mapped, n_outliers = map_without_outliers(samples, planes.dtype, k, min_unit_high(mf.config))
+    sigma = noise_of_planes(mapped, k) if sigma_given is None else sigma_given
     # 6. coefficients
     M, fit_err = kernel_coefficients(mf, k, sigma)
     notes = []
+    if n_outliers:
+        msg = (
+            f"{n_outliers} isolated outlier pixel(s) (hot pixels or cosmic rays: far brighter than all their "
+            f"neighbours and sharper than the kernel allows) in the {len(samples)} plane(s) sampled; such "
+            "pixels are replaced by their 3x3 median before restoring (in every plane)"
+        )
+        notes.append(msg)
+        warnings.warn(msg, OutlierWarning, stacklevel=3)
     msg = _fit_warning(mf, fit_err)
     if msg is not None:
         notes.append(msg)
