@@ -6,22 +6,25 @@
 
 Intensity and noise contract
 ----------------------------
-- A float image whose values lie in [0, 1] is used as it is: that is the
-  scale the models were trained on, and ``noise_level`` is the standard
-  deviation of the noise on that scale (0.01 = 1 % of the range).  Noise may
-  push values a little outside: the image counts as [0, 1] when its 0.1st and
-  99.9th percentiles lie within [-0.25, 1.25].
-- Any other image (uint8, uint16, ... or floats outside [0, 1]) is mapped to
-  [0, 1] by a robust affine map derived from the data (offset: the 0.1st
-  percentile; range: up to the 99.9th percentile; min/max if those coincide)
-  and the result is mapped back: the output is float32 on the input's own
-  intensity scale (offset kept, doubling the gain doubles the output).
-  ``noise_level`` is then relative to that range.  ``output_dtype`` returns
-  another dtype (``"input"``: the input's), rounded and clipped to its range,
-  never wrapped.
-- ``noise_level=None`` estimates the noise on the [0, 1]-mapped image
+- A float image on the unit scale (0.1st and 99.9th percentiles within
+  [-0.25, 1.25], the 99.9th at least 0.5) is used as it is: that is the scale
+  the models were trained on, and ``noise_level`` is the standard deviation of
+  the noise on that scale (0.01 = 1 % of the range).
+- Any other image (uint8, uint16, ..., floats on another scale, dim floats) is
+  mapped to [0, 1] by a robust affine map derived from the data (offset: the
+  0.1st percentile; range: up to the 99.9th percentile) and the result is
+  mapped back, on the input's own intensity scale (offset kept, scaling the
+  input scales the output).  ``noise_level`` is then a fraction of that range
+  (``info["intensity_map"]["scale"]``).  The output is float32 (float64 for
+  float64 input); ``output_dtype`` returns another dtype (``"input"``: the
+  input's), rounded and clipped to its range, never wrapped.
+- Isolated outliers (hot pixels, cosmic rays) are replaced by their 3x3 median
+  first (:class:`OutlierWarning`).
+- ``noise_level=None`` estimates the noise on the mapped image
   (:func:`estimate_noise` with the kernel: patch PCA and the periodogram where
   the kernel suppresses the signal, the smaller of the two).
+- Kernels larger than the model's measured limit are refused before any work.
+  See docs/inference.md for the measured limits.
 
 Every function here is a thin wrapper over :mod:`napari_glra.engine` (the one
 inference code path, also used by the napari widget) and the modules it is
@@ -41,10 +44,12 @@ from napari_glra.engine import DeconvResult, KernelFitWarning, deconvolve_iter, 
 from napari_glra.engine import registry as model_registry
 from napari_glra.engine.devices import PRECISIONS, available_devices
 from napari_glra.engine.noise import estimate_noise
+from napari_glra.engine.outliers import OutlierWarning
 from napari_glra.glra.model_io import ModelFiles
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.kernels import FAMILIES, make_kernel
 from napari_glra.physics.optics import defocus_psf
+from napari_glra.physics.psf import NegativePSFWarning
 from napari_glra.physics.psf import prepare_psf as _prepare_psf
 
 __all__ = [
@@ -52,6 +57,8 @@ __all__ = [
     "KERNEL_FAMILIES",
     "KernelFitWarning",
     "ModelFiles",
+    "NegativePSFWarning",
+    "OutlierWarning",
     "PRECISIONS",
     "available_devices",
     "available_models",
@@ -162,8 +169,9 @@ def deconvolve(
         :func:`prepare_psf` (centred, normalised to sum 1).  It must be smaller
         than the image and than the model's limit.
     noise_level : float, optional
-        Standard deviation of the noise on the [0, 1] scale of the (mapped)
-        image, 0.01 = 1 %.  ``None`` (default) estimates it.
+        Standard deviation of the noise as a fraction of the image's intensity
+        range on the models' scale (for a unit-scale float image: on its own
+        [0, 1] scale), 0.01 = 1 %.  ``None`` (default) estimates it.
     model : str, path or ModelFiles
         A shipped model's name (:func:`available_models`), a model directory
         or a loaded model (:func:`load_model`).
@@ -179,8 +187,8 @@ def deconvolve(
         network's receptive field, so the result equals the untiled one).
         Default: tiles only when a plane would exceed the memory budget.
     output_dtype : dtype or "input", optional
-        Default float32 on the input's intensity scale; an integer dtype is
-        rounded and clipped to its range.
+        Default float32 (float64 for float64 input) on the input's intensity
+        scale; an integer dtype is rounded and clipped to its range.
     precision : {"auto", "float32", "bfloat16"}
         Arithmetic of the network's artifact block.  ``"auto"``: bfloat16 on
         CPUs with native bfloat16 (AVX512-BF16/AMX; about 3x faster there,
@@ -204,10 +212,10 @@ def deconvolve(
     ValueError
         Bad input, each with what to do: NaN/inf values, empty or 1D arrays, a
         zero or negative-sum kernel, a kernel larger than the image or the
-        model's limit, a 3D kernel, an unknown model or unavailable device, a bad
-        ``channel_axis``.
+        model's measured limit, a 3D kernel, an unknown model or unavailable
+        device, a bad ``channel_axis``.
     TypeError
-        Non-numeric image or kernel.
+        Non-numeric or masked image or kernel.
 
     Warns
     -----
@@ -271,7 +279,10 @@ def load_model(name: str | os.PathLike = "default") -> ModelFiles:
     Raises
     ------
     ValueError
-        Unknown name (the message lists the available ones) or inconsistent files.
+        Unknown name (the message lists the available ones), an invalid
+        ``config.json`` (the message names the field) or inconsistent files.
+    FileNotFoundError
+        A model directory without one of its three files.
     """
     return model_registry.load_model(name)
 

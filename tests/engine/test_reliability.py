@@ -124,3 +124,43 @@ def test_masked_arrays_are_refused(scene):
         api.deconvolve(masked, k)
     with pytest.raises(TypeError, match="masked array"):
         api.deconvolve(y, np.ma.masked_array(k, mask=k < 1e-3))
+
+
+@pytest.mark.parametrize("model", ["default", "fast", "microscopy"])
+def test_kernels_beyond_the_measured_limit_are_refused_before_any_work(scene, model):
+    """Each shipped model records its measured kernel limit (benchmarks/kernel_limits.py)."""
+    import time
+
+    from napari_glra.engine.kernel_fit import kernel_extent, kernel_size_limit
+
+    x, y, _ = scene
+    limit = kernel_size_limit(api.load_model(model))
+    assert limit is not None and 15 <= limit <= 75
+    big = api.make_kernel("gaussian", sigma=limit / 4.0)  # 99 % extent ~ 5.2 sigma > limit
+    assert kernel_extent(big) > limit
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"too large for model '{model}'.*up to {limit} px.*Bin the image"):
+        api.deconvolve(np.zeros((600, 600), np.float32) + y.mean(), big, model=model)
+    assert time.perf_counter() - t0 < 2.0  # refused before restoring anything
+    with pytest.raises(ValueError, match="too large"):
+        api.kernel_fit_error(big, model=model)
+
+
+@pytest.mark.parametrize("model", ["default", "fast"])
+def test_kernels_at_the_limit_keep_the_mean_and_beat_the_blurred_input(model):
+    """Inside the limit: the output's mean within 3 % of the input's, PSNR above the blurred input's."""
+    from scipy.signal import fftconvolve
+
+    from napari_glra.engine.kernel_fit import kernel_extent, kernel_size_limit
+
+    limit = kernel_size_limit(api.load_model(model))
+    x = data.camera()[64:384, 96:416].astype(np.float64) / 255.0
+    radius = max(r for r in np.arange(3.0, 40.0, 0.5) if kernel_extent(api.make_kernel("disk", radius=r)) <= limit)
+    for k in (api.make_kernel("disk", radius=radius), np.full((limit, limit), 1.0 / limit**2)):
+        assert kernel_extent(k) <= limit
+        p = k.shape[0] // 2
+        y = fftconvolve(np.pad(x, p, mode="reflect"), k, mode="valid")
+        y = y + 0.01 * np.random.default_rng(0).standard_normal(y.shape)
+        out = api.deconvolve(y, k, noise_level=0.01, model=model)
+        assert abs(out.mean() / y.mean() - 1) < 0.03
+        assert psnr(out, x, border=16) > psnr(y, x, border=16)
