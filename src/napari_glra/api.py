@@ -7,7 +7,7 @@
 Intensity and noise contract
 ----------------------------
 - A float image on the unit scale (0.1st and 99.9th percentiles within
-  [-0.25, 1.25], the 99.9th at least 0.5) is used as it is: that is the scale
+  [-0.25, 1.25], the median at most 1, the 99.9th at least 0.5) is used as it is: that is the scale
   the models were trained on, and ``noise_level`` is the standard deviation of
   the noise on that scale (0.01 = 1 % of the range).
 - Any other image (uint8, uint16, ..., floats on another scale, dim floats) is

@@ -1,7 +1,8 @@
 """The intensity contract: how any input image is put on the [0, 1] scale the models expect.
 
 - A float image already on the unit scale (its 0.1st and 99.9th percentiles lie
-  within ``[-0.25, 1.25]`` and the 99.9th reaches :data:`MIN_UNIT_HIGH`) is used
+  within ``[-0.25, 1.25]``, its median at most 1 and the 99.9th reaches
+  :data:`MIN_UNIT_HIGH`) is used
   as it is: that is the scale the models were trained on (saturated pixels at 1).
 - Any other image (integers of any width, floats on another scale, dim floats)
   is mapped by the affine map ``(x - offset) / scale`` with ``offset`` the 0.1st percentile and ``scale`` the
@@ -135,7 +136,10 @@ def fit_intensity_map(
     sample = _strided_sample(planes)
     lo_all, hi_all = float(sample.min()), float(sample.max())
     lo, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE]))
-    on_unit_scale = lo >= -UNIT_SLACK and 1.0 + UNIT_SLACK >= hi >= unit_high
+    # The median above 1 is no unit-scale image (the models read values above 1 as saturated: a
+    # flat image at 1.04-1.09 came back 0.04 too dark).
+    in_unit_range = lo >= -UNIT_SLACK and hi <= 1.0 + UNIT_SLACK and float(np.median(sample)) <= 1.0
+    on_unit_scale = in_unit_range and hi >= unit_high
     if np.issubdtype(dtype, np.floating) and on_unit_scale:
         return IntensityMap()
     span = hi - lo
