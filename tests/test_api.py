@@ -26,6 +26,7 @@ def blurred(natural_images):
     return degrade(x, K, noise=0.01, seed=1, mode="same")[0]
 
 
+@pytest.mark.slow
 def test_importable_without_qt_or_napari():
     code = (
         "import sys, napari_glra.api\n"

@@ -14,6 +14,7 @@ from napari_glra.physics.kernels import FAMILIES, make_kernel, sample_kernel
 NOISE_LEVELS = (0.005, 0.01, 0.02, 0.05)
 
 
+@pytest.mark.slow
 def test_estimate_within_30_percent_on_blurred_natural_images(natural_images):
     """With the kernel (what deconvolve does): every case within 30 %; without it: nearly every case."""
     rng = np.random.default_rng(0)

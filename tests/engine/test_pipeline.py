@@ -546,6 +546,7 @@ def test_default_model_restores(natural_images, default_model):
     assert psnr(out, xs, border=16) - psnr(y, xs, border=16) > 1.0
 
 
+@pytest.mark.slow
 def test_default_model_border_band_on_the_test_set(default_model):
     """Issue 5: on BSDS500 test images (whole, validly blurred) the kernel-wide band is within
     1.5 dB of the interior for a Gaussian, a disk and a motion kernel (pooled PSNR).
@@ -567,6 +568,7 @@ def test_default_model_border_band_on_the_test_set(default_model):
         assert r["napari-glra"]["band_minus_interior"] > -1.5, (name, r)
 
 
+@pytest.mark.slow
 def test_default_model_border_band_matches_tv_valid(natural_images, default_model):
     """Content-neutral random crops: what the border costs is the information lost there.
 

@@ -73,6 +73,7 @@ def _rmse(a: np.ndarray, b: np.ndarray, border: int) -> float:
     v=st.floats(0, 1),
     where=st.integers(0, 50),
 )
+@pytest.mark.slow
 def test_deconvolve_errors_clearly_or_restores(dtype, size, log_scale, log_offset, family, v, where):
     scale = 10.0**log_scale
     offset = 0.0 if log_offset is None else 10.0**log_offset

@@ -20,6 +20,7 @@ def manifest():
     return npe2.PluginManifest.from_distribution("napari-glra")
 
 
+@pytest.mark.slow
 def test_npe2_validate_with_imports():
     proc = subprocess.run(
         [sys.executable, "-m", "npe2", "validate", "napari-glra", "--imports"],
@@ -48,6 +49,7 @@ def test_commands_resolve(manifest):
         assert callable(getattr(mod, attr)), command.python_name
 
 
+@pytest.mark.slow
 def test_qt_free_core_import():
     """The scripting API imports no Qt or napari (the plugin parts live in napari_glra._qt)."""
     code = (

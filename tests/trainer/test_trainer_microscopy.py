@@ -115,6 +115,7 @@ def test_fluorescence_protocol_and_tuned_reuse(tmp_path):
         run_evaluate({**cfg, "tuned": str(tmp_path / "legacy.json")})
 
 
+@pytest.mark.slow
 def test_microscopy_smoke_pipeline(tmp_path, image_dir):
     run = tmp_path / "run"
     basis = run / "basis.safetensors"

@@ -15,6 +15,7 @@ pytest.importorskip("glra_trainer")
 from glra_trainer.cli import main  # noqa: E402
 
 
+@pytest.mark.slow
 def test_help_of_every_subcommand():
     for cmd in ("basis", "fit", "evaluate", "export"):
         out = subprocess.run(
@@ -38,6 +39,7 @@ def test_config_file_and_overrides(tmp_path, capsys):
     assert printed["network"] == {"width": 8, "depth": 2}
 
 
+@pytest.mark.slow
 def test_smoke_pipeline(tmp_path, image_dir):
     run = tmp_path / "run"
     basis = run / "basis.safetensors"

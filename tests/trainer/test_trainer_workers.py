@@ -18,6 +18,7 @@ from napari_glra.glra.model_io import load_model_dir  # noqa: E402
 from napari_glra.glra.network import GLRANet, NetConfig  # noqa: E402
 
 
+@pytest.mark.slow
 def test_batches_depend_on_seed_and_step_only(small_basis):
     degr = Degrader(small_basis, crop=16, context=4, families=("gaussian", "disk"), kmax=25)
     with BatchStream(degr, None, None, batch=2, seed=7, workers=1) as one:
@@ -45,6 +46,7 @@ def _fit(tmp_path, image_dir, name, *extra):
     return run
 
 
+@pytest.mark.slow
 def test_fit_with_workers_does_not_depend_on_their_number(tmp_path, image_dir):
     assert main(["basis", "--smoke", "--seed", "1", "--set", f'out="{tmp_path / "basis.safetensors"}"']) == 0
     one = _fit(tmp_path, image_dir, "one", "--set", "workers=1")

@@ -36,10 +36,11 @@ class DeconvResult:
     Attributes
     ----------
     data : numpy.ndarray or dask.array.Array
-        The restored image (float32 on the input's intensity scale, or the
-        requested ``output_dtype``); lazy for dask input.
+        The restored image (float32, float64 for float64 input, or the requested
+        ``output_dtype``) on the input's intensity scale; lazy for dask input.
     info : dict
-        ``noise_level`` (used, [0, 1] scale), ``noise_estimated``, ``device``,
+        What :meth:`napari_glra.engine.plan.Plan.info` records:
+        ``noise_level`` (used, on the models' scale), ``noise_estimated``, ``device``, ``precision``,
         ``model`` / ``model_version`` / ``model_path``, ``kernel_fit_error``,
         ``kernel_shape``, ``intensity_map``, ``channel_axis``, ``n_planes``,
         ``tile_size`` / ``tiles_per_plane`` / ``overlap``, ``lazy``,

@@ -1,8 +1,12 @@
-"""Lowest layer of the inference engine: restore one 2D plane already on the [0, 1] scale.
+"""One network call: a kernel's coefficients and the restoration of planes already on the [0, 1] scale.
 
-:func:`restore_plane` is what the engine (:mod:`napari_glra.engine.execute`) calls per
-plane or tile, and what the trainer's evaluation calls: there is one code
-path from a model to a restored array.
+:func:`kernel_coefficients` gives the network's ``M`` for a kernel (once per run);
+:func:`restore_batch` runs the network on a batch of same-sized planes or tiles (the
+engine, :mod:`napari_glra.engine.execute`, calls it per tile of the border-extended
+plane, telling it which pixels are observed); :func:`restore_plane` is the bare
+network with its own mirror padding, for diagnostics such as the GLRA linear block
+(the trainer's evaluation and the benchmarks' ablation rows).  Users restore through
+:func:`napari_glra.api.deconvolve`.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
-"""Blur kernels: Gaussian, anti-aliased disk and random camera-shake motion.
+"""Blur kernels: Gaussian, anti-aliased disk, random camera-shake motion and defocus.
 
 Every kernel returned here is a float64 array of odd size, non-negative,
 summing to one and centred (centre of mass on the centre pixel, up to the
 sub-pixel accuracy of the family), of side at most
 :data:`~napari_glra.physics.psf.ABSOLUTE_MAX_SIZE` (1001 px: a larger request, e.g.
 ``sigma=1e6``, is a ``ValueError`` before anything is allocated).
-``make_kernel`` is the one public entry;
-``sample_kernel`` draws a random kernel of a family for training and
-benchmarks (also of the ``"defocus"`` family of widefield microscope PSFs,
-:func:`napari_glra.physics.optics.defocus_psf`).
+``make_kernel`` is the one public entry (``"defocus"``: the widefield microscope PSF
+of :func:`napari_glra.physics.optics.defocus_psf`); ``sample_kernel`` draws a random
+kernel of a family for training and benchmarks.
 """
 
 from __future__ import annotations
