@@ -72,3 +72,18 @@ def test_package_imports_are_at_module_level():
                 if relative or (mod or "").startswith("napari_glra"):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bad, "napari_glra imported inside a function:\n" + "\n".join(bad)
+
+
+def test_helpers_take_at_most_five_positional_arguments():
+    """Private helpers and the engine's functions: more than five positional arguments become keywords."""
+    bad = []
+    for path in sorted((ROOT / "src" / "napari_glra").rglob("*.py")):
+        in_engine = "engine" in path.relative_to(ROOT / "src" / "napari_glra").parts
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            args = node.args.posonlyargs + node.args.args
+            positional = [a.arg for a in args if a.arg not in ("self", "cls")]
+            if (node.name.startswith("_") or in_engine) and len(positional) > 5:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}({', '.join(positional)})")
+    assert not bad, "\n".join(bad)

@@ -123,6 +123,7 @@ def fit_error(kernel: np.ndarray, model: Any, noise_level: float | None) -> tupl
 def output_metadata(
     outcome: Finished,
     options: dict[str, Any],
+    *,
     image_name: str,
     kernel_name: str,
     plane: tuple[int, ...] | None,

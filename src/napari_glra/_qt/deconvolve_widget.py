@@ -250,7 +250,12 @@ class DeconvolveWidget(Container):
         job = self._job
         image, kernel_layer, options = job["image"], job["kernel"], job["options"]
         metadata = _run.output_metadata(
-            outcome, options, image.name, kernel_layer.name, job["plane"], job["started"]
+            outcome,
+            options,
+            image_name=image.name,
+            kernel_name=kernel_layer.name,
+            plane=job["plane"],
+            started=job["started"],
         )
         try:
             data, kwargs = _layers.output_layer_kwargs(image, outcome.data, job["plane"], metadata)

@@ -37,6 +37,7 @@ def _reblur_admm(
     crop: tuple[slice, slice],
     K: torch.Tensor,
     P: torch.Tensor,
+    *,
     b: float,
     iterations: int,
     mu: float,
@@ -128,7 +129,7 @@ def extend_observation(
     ypt = torch.from_numpy(yp)
     K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32), yp.shape)
     P = torch.from_numpy(gradient_power(yp.shape, half=True)).float()
-    ext = _reblur_admm(ypt, crop, K, P, b, n, VALID_MU, alpha)
+    ext = _reblur_admm(ypt, crop, K, P, b=b, iterations=n, mu=VALID_MU, alpha=alpha)
     ext[crop] = ypt[crop]
     return ext.numpy(), crop
 

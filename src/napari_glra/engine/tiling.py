@@ -67,7 +67,9 @@ def auto_tile(model: ModelFiles, shape: tuple[int, int], budget: float) -> int |
     return lo
 
 
-def _tiles(n: int, core: int, overlap: int, lo: int, hi: int, align: int) -> list[tuple[int, int, int, int]]:
+def _tiles(
+    n: int, core: int, overlap: int, *, lo: int, hi: int, align: int
+) -> list[tuple[int, int, int, int]]:
     """Tiles along one axis: ``(in_start, in_stop, out_start, out_stop)``, cores covering ``[lo, hi)``.
 
     Cores are of about equal size; inner core edges sit at ``lo`` plus a multiple of ``align``.
@@ -106,7 +108,7 @@ def plan_tiles(
     if core is None or (core >= r1 - r0 and core >= c1 - c0):
         return [(slice(0, h), slice(0, w), slice(r0, r1), slice(c0, c1))]
     plan = []
-    for i0, i1, o0, o1 in _tiles(h, core, overlap, r0, r1, align):
-        for j0, j1, p0, p1 in _tiles(w, core, overlap, c0, c1, align):
+    for i0, i1, o0, o1 in _tiles(h, core, overlap, lo=r0, hi=r1, align=align):
+        for j0, j1, p0, p1 in _tiles(w, core, overlap, lo=c0, hi=c1, align=align):
             plan.append((slice(i0, i1), slice(j0, j1), slice(o0 - i0, o1 - i0), slice(p0 - j0, p1 - j0)))
     return plan

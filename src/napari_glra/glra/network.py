@@ -207,7 +207,7 @@ def _is_real(v: Any) -> bool:
 
 
 def _int_field(
-    values: dict[str, Any], name: str, lo: int, hi: int, odd: bool = False, hi_name: str | None = None
+    values: dict[str, Any], name: str, lo: int, hi: int, *, odd: bool = False, hi_name: str | None = None
 ) -> int:
     """``values[name]`` as an int in ``[lo, hi]`` (odd if asked), or a ``ValueError`` naming it."""
     v = values[name]
@@ -486,6 +486,7 @@ class GLRANet(nn.Module):
         self,
         y: torch.Tensor,
         M: torch.Tensor,
+        *,
         path: str = "fft",
         margin: int | None = None,
         mixed: bool = True,

@@ -136,8 +136,9 @@ def _fill_contour(canvas: np.ndarray, centre: np.ndarray, shape: tuple, level: f
     canvas[y0:y1, x0:x1] += level / (1.0 + np.exp((rho - rad + 1.0) / 0.7))
 
 
-def _blob(canvas: np.ndarray, rng: np.random.Generator, h: int, w: int, level: float, r: int) -> None:
+def _blob(canvas: np.ndarray, rng: np.random.Generator, shape: tuple[int, int], level: float, r: int) -> None:
     """Add a soft-edged ellipse with a gentle internal gradient (in place, padded canvas)."""
+    h, w = shape
     H, W = canvas.shape
     a = np.exp(rng.uniform(np.log(2.0), np.log(12.0)))
     b = a * rng.uniform(0.6, 1.0)
@@ -257,7 +258,7 @@ def fluorescence_image(
     if pos:
         _splat(canvas, np.concatenate(pos) + r, np.concatenate(mass), np.concatenate(sig))
     for _ in range(count("blobs")):
-        _blob(canvas, rng, h, w, 0.8 * bright()[0], r)
+        _blob(canvas, rng, (h, w), 0.8 * bright()[0], r)
     img = canvas[r : r + h, r : r + w]
 
     top = float(img.max())
