@@ -23,6 +23,8 @@ Intensity and noise contract
 - ``noise_level=None`` estimates the noise on the mapped image
   (:func:`estimate_noise` with the kernel: patch PCA and the periodogram where
   the kernel suppresses the signal, the smaller of the two).
+- A noise level outside the model's training range gives an
+  :class:`OutsideTrainingWarning` naming a shipped model that covers it, if any.
 - Kernels larger than the model's measured limit are refused before any work.
   See docs/inference.md for the measured limits.
 
@@ -45,6 +47,7 @@ from napari_glra.engine import registry as model_registry
 from napari_glra.engine.devices import PRECISIONS, available_devices
 from napari_glra.engine.noise import estimate_noise
 from napari_glra.engine.outliers import OutlierWarning
+from napari_glra.engine.ranges import OutsideTrainingWarning
 from napari_glra.glra.model_io import ModelFiles
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.kernels import FAMILIES, make_kernel
@@ -59,6 +62,7 @@ __all__ = [
     "ModelFiles",
     "NegativePSFWarning",
     "OutlierWarning",
+    "OutsideTrainingWarning",
     "PRECISIONS",
     "available_devices",
     "available_models",

@@ -172,6 +172,26 @@ def test_explicit_noise_and_replace_previous(qtbot, widget, viewer):
     assert viewer.layers.index(widget.last_output) == index
 
 
+def test_engine_warnings_are_notified_and_kept_in_the_metadata(qtbot, widget, viewer, tmp_path):
+    """A noise level outside the model's training range: a warning notification, and in the metadata."""
+    from napari_glra.glra.model_io import load_model_dir, save_model
+
+    _add_pair(viewer)
+    tiny = load_model_dir(widget.model.value)
+    training = {"training": {"noise_model": "gaussian", "noise_range": [0.005, 0.03]}}
+    ranged = save_model(tmp_path / "ranged", tiny.net, tiny.basis, name="tiny-ranged", metadata=training)
+    widget.add_model(str(ranged))
+    widget.noise_level.value = 20.0  # 20 %: far above 0.5-3 %
+    n = len(notification_manager.records)
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert widget.last_error is None, widget.last_error
+    records = notification_manager.records[n:]
+    notes = [str(r.message) for r in records if r.severity == NotificationSeverity.WARNING]
+    assert any("above the range model 'tiny-ranged' was trained on" in m for m in notes), notes
+    assert any("above the range" in w for w in widget.last_output.metadata["warnings"])
+
+
 def test_output_is_never_an_input(qtbot, widget, viewer):
     _add_pair(viewer)
     widget.replace_previous.value = True

@@ -165,3 +165,22 @@ def test_kernels_at_the_limit_keep_the_mean_and_beat_the_blurred_input(model):
         out = api.deconvolve(y, k, noise_level=0.01, model=model)
         assert abs(out.mean() / y.mean() - 1) < 0.03
         assert psnr(out, x, border=16) > psnr(y, x, border=16)
+
+
+def test_noise_outside_the_training_range_warns_once_with_the_numbers(scene):
+    from napari_glra.engine.ranges import OutsideTrainingWarning, noise_range
+
+    x, y, k = scene
+    assert noise_range(api.load_model("default")) == (0.005, 0.03)
+    lo, hi = noise_range(api.load_model("microscopy"))  # shot noise at its lowest peak count
+    assert lo == 0.005 and 0.05 < hi < 0.08
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingWarning)
+        api.deconvolve(y, k, noise_level=0.01)  # inside: silent
+    with pytest.warns(OutsideTrainingWarning, match=r"5 % .* above the range model 'default'.*'microscopy'"):
+        _, info = api.deconvolve(y, k, noise_level=0.05, return_info=True)
+    assert any("above the range" in w for w in info["warnings"])
+    with pytest.warns(OutsideTrainingWarning, match="no shipped model was trained for it.*averaging frames"):
+        api.deconvolve(y, k, noise_level=0.2)
+    with pytest.warns(OutsideTrainingWarning, match="below the range"):
+        api.deconvolve(y, k, noise_level=0.001)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import Container
 from napari.qt.threading import thread_worker
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 from napari_glra._qt import _layers, _run
 from napari_glra._qt._forms import CURRENT_PLANE, WHOLE_STACK, deconvolve_form
@@ -266,6 +266,8 @@ class DeconvolveWidget(Container):
         self.last_error = None
         self.status.value = f"done in {outcome.seconds:.1f} s"
         self.status.tooltip = ""
+        for message in metadata["warnings"]:  # also in the layer's metadata
+            show_warning(f"{kwargs['name']}: {message}")
         show_info(f"{kwargs['name']}: done in {outcome.seconds:.1f} s")
 
     def _add_output(self, data: Any, kwargs: dict[str, Any]) -> None:
