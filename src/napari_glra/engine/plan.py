@@ -20,6 +20,7 @@ frozen :class:`Plan`:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
@@ -62,8 +63,8 @@ class Plan:
 
     Attributes
     ----------
-    planes : Planes
-        The validated image viewed as 2D planes.
+    planes : Planes or None
+        The validated image viewed as 2D planes (None in a plan unpickled by a worker).
     model : ModelFiles
         The model, its network already on ``device``.
     device : torch.device
@@ -94,7 +95,7 @@ class Plan:
         Warnings issued while planning (also in the result's info).
     """
 
-    planes: Planes
+    planes: Planes | None
     model: ModelFiles
     device: torch.device
     body_dtype: torch.dtype | None
@@ -109,6 +110,21 @@ class Plan:
     tile_core: int
     out_dtype: np.dtype
     notes: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple:
+        """Pickle for the workers of a dask cluster: the model by reference, without the input.
+
+        A model loaded from a folder (every shipped model) travels as its path and is
+        loaded once per worker process (the registry caches it), instead of ~1 MB of
+        weights in every task; the input's plane view, which a task never reads, is left
+        out.  An in-memory model without a folder is pickled whole.
+        """
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["planes"] = None
+        if self.model.path is None:
+            return (_rebuild_plan, (None, str(self.device), fields))
+        del fields["model"]
+        return (_rebuild_plan, (str(self.model.path), str(self.device), fields))
 
     def info(self) -> dict[str, Any]:
         """The result's ``info`` (without ``seconds``): what was decided, for the record."""
@@ -133,6 +149,13 @@ class Plan:
             "lazy": self.planes.is_dask,
             "warnings": list(self.notes),
         }
+
+
+def _rebuild_plan(model_path: str | None, device: str, fields: dict[str, Any]) -> Plan:
+    """Unpickle a :class:`Plan` (see :meth:`Plan.__reduce__`)."""
+    if model_path is not None:
+        fields["model"] = model_on_device(load_model(model_path), torch.device(device))
+    return Plan(**fields)
 
 
 def _fit_warning(mf: ModelFiles, fit_error: float) -> str | None:
