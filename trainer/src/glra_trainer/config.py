@@ -389,6 +389,11 @@ class FitConfig(Section):
     echo: int = Field(1, ge=1)
     """Data echoing (Choi et al. 2019): each batch is used for this many consecutive optimiser steps;
     for runs bound by making the batches (a GPU fed by a few CPU workers)."""
+    data_on_device: bool = False
+    """Blur, saturate, add the noise and compute M of the training batches as torch operations on the
+    training device (glra_trainer.device_data) instead of in numpy on CPU cores, which then only draw the
+    patches and kernels (this process with workers = 0, else the workers).  Another random stream than
+    the numpy path's: batch s depends on the seed, s and the device type."""
     network: NetworkConfig = NetworkConfig()
     """The architecture ([fit.network])."""
 

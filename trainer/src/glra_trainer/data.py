@@ -251,9 +251,7 @@ class Degrader:
         ``peak`` (photons at intensity 1) Poisson noise comes first and ``noise``
         is the read noise, and ``M`` uses the effective standard deviation.
         """
-        k, _ = sample_kernel(family, rng)
-        while k.shape[0] > self.kmax:  # rare, very curled motion paths
-            k, _ = sample_kernel(family, rng)
+        k = self.random_kernel(family, rng)
         if saturate is None:
             saturate = rng.random() < self.p_saturation
         sat = self.saturation if saturate else None
@@ -322,6 +320,19 @@ class Degrader:
         out[a0:a1, b0:b1] = y[a0:a1, b0:b1]
         return out.astype(np.float32), observed
 
+    def random_family(self, rng: np.random.Generator) -> str:
+        """A kernel family of a training sample (uniform, or as ``family_weights`` say)."""
+        if self.family_weights is None:  # (the draw of the runs made before the weights existed)
+            return self.families[int(rng.integers(len(self.families)))]
+        return self.families[int(rng.choice(len(self.families), p=self.family_weights))]
+
+    def random_kernel(self, family: str, rng: np.random.Generator) -> np.ndarray:
+        """A random kernel of ``family`` (odd, square, unpadded), redrawn while larger than ``kmax``."""
+        k, _ = sample_kernel(family, rng)
+        while k.shape[0] > self.kmax:  # rare, very curled motion paths
+            k, _ = sample_kernel(family, rng)
+        return k
+
     def random_noise(self, rng: np.random.Generator) -> tuple[float, float | None]:
         """``(noise, peak)`` for :meth:`make`: a Gaussian std, or a read-noise std and a peak photon count."""
         if self.noise_model == "gaussian":
@@ -344,10 +355,7 @@ class Degrader:
         samples = []
         for _ in range(size):
             sharp = self.random_patch(images, rng)
-            if self.family_weights is None:  # (the draw of the runs made before the weights existed)
-                family = self.families[int(rng.integers(len(self.families)))]
-            else:
-                family = self.families[int(rng.choice(len(self.families), p=self.family_weights))]
+            family = self.random_family(rng)
             noise, peak = self.random_noise(rng)
             samples.append(self.make(sharp, family, noise, rng, peak=peak))
         y = np.stack([s.y for s in samples])[:, None]

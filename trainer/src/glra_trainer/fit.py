@@ -22,6 +22,7 @@ from napari_glra.physics.kernels import FAMILIES
 from .config import FitConfig
 from .data import Degrader, load_images, validation_set
 from .device import describe_hardware, pick_device
+from .device_data import DeviceBatchStream
 from .loader import BatchStream
 
 #: Default settings as a plain dict (the fields of :class:`glra_trainer.config.FitConfig`); a run
@@ -507,6 +508,37 @@ def validate(
     return val, border
 
 
+def batch_stream(
+    cfg: FitConfig, state: TrainingState, data: TrainingData
+) -> BatchStream | DeviceBatchStream | None:
+    """Where :func:`train` takes its batches from, starting at the batch of ``state.step``.
+
+    ``data_on_device``: a :class:`~glra_trainer.device_data.DeviceBatchStream` (degraded on the training
+    device; planned by ``workers`` processes or this one); else ``workers >= 1``: a
+    :class:`~glra_trainer.loader.BatchStream`; else None (:func:`train` draws each batch in this process
+    from ``state.rng``).
+    """
+    folder = cfg.train_dir if data.images is not None else None
+    start = state.step // cfg.echo
+    if cfg.data_on_device:
+        return DeviceBatchStream(
+            data.degrader,
+            data.images,
+            folder,
+            cfg.max_train_images,
+            cfg.batch,
+            cfg.seed,
+            cfg.workers,
+            state.device,
+            start=start,
+        )
+    if cfg.workers > 0:
+        return BatchStream(
+            data.degrader, folder, cfg.max_train_images, cfg.batch, cfg.seed, cfg.workers, start=start
+        )
+    return None
+
+
 def train(
     cfg: FitConfig,
     state: TrainingState,
@@ -547,19 +579,7 @@ def train(
         torch.backends.cudnn.benchmark = True
     amp = AMP_DTYPES[cfg.amp]
     echo = cfg.echo
-    stream = (  # batches made by worker processes (workers >= 1), else below in this process
-        BatchStream(
-            data.degrader,
-            cfg.train_dir if data.images is not None else None,
-            cfg.max_train_images,
-            cfg.batch,
-            cfg.seed,
-            cfg.workers,
-            start=state.step // echo,
-        )
-        if cfg.workers > 0
-        else None
-    )
+    stream = batch_stream(cfg, state, data)
     t_start = time.time() - state.elapsed
     deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
     losses: list[float] = []
@@ -571,7 +591,7 @@ def train(
         for g in state.opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
         if batch is None or state.step % echo == 0:  # echoed steps reuse the batch already on the device
-            arrays = (
+            arrays = (  # (numpy arrays, or tensors on the device with data_on_device)
                 next(stream)
                 if stream is not None
                 else data.degrader.batch_observed(data.images, cfg.batch, state.rng)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ def _init_worker(degrader: Degrader, folder: str | None, max_images: int | None)
     _STATE["images"] = load_images(folder, max_images) if folder else None
 
 
-def _make_batch(step: int, size: int, seed: int) -> Batch:
+def worker_state() -> dict[str, Any]:
+    """The worker's ``{"degrader", "images"}`` (set once per worker process by the pool)."""
+    return _STATE
+
+
+def make_batch(step: int, size: int, seed: int) -> Batch:
+    """Training batch ``step`` in a worker (the default ``make`` of :class:`BatchStream`)."""
     return _STATE["degrader"].batch_observed(_STATE["images"], size, step_rng(seed, step))
 
 
@@ -64,6 +71,9 @@ class BatchStream:
         First step to deliver (a resumed run's step).
     prefetch : int, optional
         Batches in flight (default ``2 * workers``).
+    make : callable, optional
+        Module-level ``make(step, batch, seed)`` run in the workers (default
+        :func:`make_batch`; the device path draws batch plans instead).
     """
 
     def __init__(
@@ -76,10 +86,12 @@ class BatchStream:
         workers: int,
         start: int = 0,
         prefetch: int | None = None,
+        make: Callable[[int, int, int], Any] = make_batch,
     ) -> None:
         if int(workers) < 1:
             raise ValueError(f"workers must be >= 1 for a BatchStream, got {workers!r}")
         self.batch, self.seed = int(batch), int(seed)
+        self._make = make
         self.next_step = int(start)
         self.prefetch = int(prefetch or 2 * workers)
         # One BLAS/OpenMP thread per worker: the pool is the parallelism.
@@ -105,7 +117,7 @@ class BatchStream:
     def _fill(self) -> None:
         while len(self._queue) < self.prefetch:
             step = self.next_step + len(self._queue)
-            self._queue.append(self._pool.apply_async(_make_batch, (step, self.batch, self.seed)))
+            self._queue.append(self._pool.apply_async(self._make, (step, self.batch, self.seed)))
 
     def __next__(self) -> Batch:
         out = self._queue.popleft().get()
