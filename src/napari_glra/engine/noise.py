@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
+from napari_glra._checks import check_image_2d
 from napari_glra.engine.inputs import analyse_image
 from napari_glra.engine.intensity import MIN_UNIT_HIGH, min_unit_high
 from napari_glra.engine.outliers import map_without_outliers
@@ -49,15 +50,6 @@ MIN_FREQUENCIES = 200
 MAX_SPECTRAL_SIDE = 1024
 
 
-def _check_plane(plane: np.ndarray) -> np.ndarray:
-    y = np.asarray(plane, dtype=np.float64)
-    if y.ndim != 2:
-        raise ValueError(f"noise estimation needs a 2D plane, got shape {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("image contains NaN or inf; replace them before estimating the noise")
-    return y
-
-
 def estimate_noise_plane(plane: np.ndarray, kernel: np.ndarray | None = None, patch: int = PATCH) -> float:
     """Standard deviation of additive white noise in one 2D plane, on the plane's own scale.
 
@@ -76,7 +68,7 @@ def estimate_noise_plane(plane: np.ndarray, kernel: np.ndarray | None = None, pa
     float
         The estimated noise standard deviation (0 for a constant plane).
     """
-    y = _check_plane(plane)
+    y = check_image_2d(plane)
     s = pca_noise(y, patch)
     if kernel is not None:
         s2 = spectral_noise(y, kernel)
@@ -101,7 +93,7 @@ def spectral_noise(plane: np.ndarray, kernel: np.ndarray) -> float | None:
         The estimate, or None when the plane is too small for the kernel or the
         kernel suppresses too few frequencies (e.g. a very small kernel).
     """
-    y = _check_plane(plane)
+    y = check_image_2d(plane)
     k = np.asarray(kernel, dtype=np.float64)
     h, w = y.shape
     ch, cw = min(h, MAX_SPECTRAL_SIDE), min(w, MAX_SPECTRAL_SIDE)
@@ -133,7 +125,7 @@ def pca_noise(plane: np.ndarray, patch: int = PATCH) -> float:
     float
         The estimate (0 for a constant plane).
     """
-    y = _check_plane(plane)
+    y = check_image_2d(plane)
     h, w = y.shape
     # At least ~4 patches per dimension of the patch space for a stable covariance.
     p = int(patch)

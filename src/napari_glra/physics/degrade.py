@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
+from napari_glra._checks import check_image_2d
+
 __all__ = ["add_noise", "blur", "degrade", "effective_noise"]
 
 
@@ -80,11 +82,7 @@ def degrade(
     sharp : numpy.ndarray
         The matching sharp target (cropped for ``"valid"``, saturated).
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"degrade needs a 2D image, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("image contains NaN or inf")
+    x = check_image_2d(x)
     if noise < 0 or not np.isfinite(noise):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
     if poisson is not None and not poisson > 0:
