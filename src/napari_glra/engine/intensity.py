@@ -135,10 +135,10 @@ def fit_intensity_map(
     """
     sample = _strided_sample(planes)
     lo_all, hi_all = float(sample.min()), float(sample.max())
-    lo, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE]))
+    lo, median, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, 50.0, HIGH_PERCENTILE]))
     # The median above 1 is no unit-scale image (the models read values above 1 as saturated: a
     # flat image at 1.04-1.09 came back 0.04 too dark).
-    in_unit_range = lo >= -UNIT_SLACK and hi <= 1.0 + UNIT_SLACK and float(np.median(sample)) <= 1.0
+    in_unit_range = lo >= -UNIT_SLACK and hi <= 1.0 + UNIT_SLACK and median <= 1.0
     on_unit_scale = in_unit_range and hi >= unit_high
     if np.issubdtype(dtype, np.floating) and on_unit_scale:
         return IntensityMap()

@@ -100,8 +100,11 @@ def replace_outliers(plane: np.ndarray, kernel: np.ndarray | None) -> tuple[np.n
     nb_max = pad[0:h, 0:w].copy()
     for di, dj in shifts[1:]:
         np.maximum(nb_max, pad[di : di + h, dj : dj + w], out=nb_max)
+    step = plane - nb_max
+    if not np.any(step > MIN_STEP):  # the usual case: no candidate, no noise scale needed
+        return plane, 0
     threshold = max(MIN_STEP, NOISE_STEPS * _noise_scale(plane))
-    rows, cols = np.nonzero(plane - nb_max > threshold)
+    rows, cols = np.nonzero(step > threshold)
     if rows.size == 0:
         return plane, 0
     win = np.stack([pad[rows + di, cols + dj] for di in (0, 1, 2) for dj in (0, 1, 2)])  # (9, n)
