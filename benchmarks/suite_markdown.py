@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -62,7 +63,20 @@ def write_markdown(path: Path, args, P: dict, res: dict, t_total: float) -> None
         "```",
         "",
     ]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + kept_sections(path))
+
+
+def kept_sections(path: Path) -> str:
+    """Sections other scripts own in the page (``<!-- name:start -->`` ... ``<!-- name:end -->``), kept.
+
+    ``benchmarks/paper_table2.py`` writes its table into the same page; regenerating the
+    suite's part must not drop it.
+    """
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    pattern = r"(?ms)^(?:#+ [^\n]*\n+)?<!-- ([\w-]+):start -->.*?<!-- \1:end -->\n?"
+    return "".join("\n" + m.group(0) for m in re.finditer(pattern, text))
 
 
 def _protocol_lines(prot: dict, device: str, link: bool) -> list[str]:
