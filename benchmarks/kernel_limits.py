@@ -9,9 +9,10 @@ blurred input's.  A kernel's size is its *extent*: the side of the centred squar
 holding 99 % of its energy (:func:`napari_glra.engine.kernel_fit.kernel_extent`).
 
 The model's limit is the largest extent up to which every case of the model's own
-training families passes.  ``--write`` stores it in each model's ``config.json``
-(``kernel_limit``), where the engine reads it: larger kernels are refused before
-any work.  Results go to ``docs/data/kernel_limits.csv``.
+training families passes (kernels of other families, such as the box, are measured and
+reported, not used for the limit: a model is made for the families it was trained on).
+``--write`` stores it in each model's ``config.json`` (``kernel_limit``), where the
+engine reads it: larger kernels are refused before any work.  Results go to ``docs/data/kernel_limits.csv``.
 
     python benchmarks/kernel_limits.py [--models default fast microscopy] [--write]
 """
@@ -132,6 +133,19 @@ def limit(rows: list[dict], families: list[str]) -> int:
     return max(passing, default=0)
 
 
+def write_limit(model_dir: Path, lim: int, families: list[str]) -> None:
+    """Record a measured limit in a model folder's ``config.json`` (``kernel_limit``)."""
+    cfg_path = Path(model_dir) / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["kernel_limit"] = {
+        "extent_px": int(lim),
+        "families": families,
+        "measured_by": "benchmarks/kernel_limits.py",
+        "criterion": f"mean within {MEAN_TOLERANCE:.0%} and PSNR above the blurred input, {NOISE:.0%} noise",
+    }
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["default", "fast", "microscopy"])
@@ -147,23 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             mf, config={k: v for k, v in mf.config.items() if k != "kernel_limit"}
         )
         families = (mf.config.get("training") or {}).get("families") or ["gaussian", "disk", "motion"]
-        families = [*families, "box"] if "disk" in families else list(families)
+        families = list(families)  # the limit covers the families the model was trained on
         rows = measure(unlimited, images)
         lim = limit(rows, families)
         print(f"{name}: kernel limit {lim} px (99 % energy extent; families {families})", flush=True)
         all_rows += rows
         if args.write and mf.path is not None:
-            cfg_path = Path(mf.path) / "config.json"
-            cfg = json.loads(cfg_path.read_text())
-            cfg["kernel_limit"] = {
-                "extent_px": int(lim),
-                "families": families,
-                "measured_by": "benchmarks/kernel_limits.py",
-                "criterion": (
-                    f"mean within {MEAN_TOLERANCE:.0%} and PSNR above the blurred input, {NOISE:.0%} noise"
-                ),
-            }
-            cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+            write_limit(Path(mf.path), lim, families)
     with open(args.csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(all_rows[0]))
         w.writeheader()
