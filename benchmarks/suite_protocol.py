@@ -159,6 +159,7 @@ def _extra_rows(images, families, noise_levels, seed, extra, model, ablation, de
 def _out_of_range_rows(images, families, noise, seed, model, device, tuned) -> list[dict]:
     """Kernels beyond the training ranges at ``noise``, classical parameters tuned for the family there."""
     from glra_trainer.baselines import run_baseline
+    from napari_glra.engine.kernel_fit import kernel_extent, kernel_size_limit
     from napari_glra.physics.degrade import degrade
     from napari_glra.physics.kernels import make_kernel
 
@@ -172,6 +173,9 @@ def _out_of_range_rows(images, families, noise, seed, model, device, tuned) -> l
                 params["seed"] = int(rng.integers(2**31))
             k = make_kernel(fam, **params)
             if k.shape[0] > model.basis.d // 2 or k.shape[0] >= x.shape[0] // 2:  # the API's limit: d // 2
+                continue
+            limit = kernel_size_limit(model)
+            if limit is not None and kernel_extent(k) > limit:  # the engine refuses it (measured limit)
                 continue
             y, xs = degrade(
                 x, k, noise=noise, saturation=1.2, mode="valid", seed=np.random.default_rng([i, fi])
