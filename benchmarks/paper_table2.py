@@ -56,14 +56,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from glra_trainer.baselines import sweep
 from napari_glra import api
 from napari_glra.classical import (
     richardson_lucy,
-    richardson_lucy_path,
     tv_deconv,
-    tv_sweep,
     wiener,
-    wiener_sweep,
 )
 from napari_glra.metrics import psnr, ssim
 
@@ -286,16 +284,6 @@ def _central(a: np.ndarray, crop: int) -> np.ndarray:
     return a[crop:-crop, crop:-crop] if crop else a
 
 
-def _sweep(method: str, y: np.ndarray, k: np.ndarray, values: Sequence[float]) -> np.ndarray:
-    if method == "wiener":
-        out = wiener_sweep(y, k, values, boundary=BOUNDARY)
-    elif method == "rl":
-        out = richardson_lucy_path(y, k, [int(v) for v in values], boundary=BOUNDARY)
-    else:
-        out = tv_sweep(y, k, values, boundary=BOUNDARY)
-    return np.clip(out, 0.0, 1.0)
-
-
 def tune(
     examples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     crop: int = CROP,
@@ -308,7 +296,7 @@ def tune(
         t0 = time.perf_counter()
         curve = np.zeros(len(values))
         for y, x, k in examples:
-            outs = _sweep(method, y, k, values)
+            outs = sweep(f"{method}_{BOUNDARY}", y, k, values)
             curve += [psnr(_central(o, crop), _central(x, crop)) for o in outs]
         curve /= len(examples)
         b = int(np.argmax(curve))

@@ -42,6 +42,7 @@ __all__ = [
     "psnr",
     "ssim",
     "run_baseline",
+    "sweep",
     "tune_baselines",
     "params_for",
     "load_crops",
@@ -149,8 +150,8 @@ def run_baseline(
     return np.clip(out, 0.0, 1.0) if clip else out
 
 
-def _sweep(method: str, y: np.ndarray, k: np.ndarray, values: Sequence[float]) -> np.ndarray:
-    """All grid values of one method on one example (clipped to [0, 1])."""
+def sweep(method: str, y: np.ndarray, k: np.ndarray, values: Sequence[float]) -> np.ndarray:
+    """All grid values of one method (``"tv"``, ``"tv_valid"``, ...) on one example, clipped to [0, 1]."""
     base, boundary = _split(method)
     if base == "wiener":
         out = wiener_sweep(y, k, values, boundary=boundary)
@@ -402,7 +403,7 @@ def tune_baselines(
                 curve = np.zeros(len(values))
                 best_outs: list[list[np.ndarray]] = []
                 for y, s, k in ex:
-                    outs = _sweep(method, y, k, values)
+                    outs = sweep(method, y, k, values)
                     curve += [psnr(o, s) for o in outs]
                     best_outs.append(outs)
                 curve /= len(ex)
