@@ -49,7 +49,7 @@ from napari_glra.engine.kernel_fit import (
 from napari_glra.engine.noise import noise_of_planes
 from napari_glra.engine.outliers import OutlierWarning, map_without_outliers
 from napari_glra.engine.ranges import OutsideTrainingWarning, noise_warning
-from napari_glra.engine.registry import available_models, load_model, model_on_device
+from napari_glra.engine.registry import load_model, model_on_device
 from napari_glra.engine.tiling import Tile, auto_tile, plan_tiles
 from napari_glra.glra.inference import kernel_coefficients
 from napari_glra.glra.model_io import ModelFiles
@@ -216,7 +216,7 @@ def make_plan(
     # 6. coefficients
     M, fit_err = kernel_coefficients(mf, k, sigma)
     notes = []
-    msg = noise_warning(mf, sigma, {n: load_model(n) for n in available_models() if n != mf.name})
+    msg = noise_warning(mf, sigma)
     if msg is not None:
         notes.append(msg)
         warnings.warn(msg, OutsideTrainingWarning, stacklevel=3)

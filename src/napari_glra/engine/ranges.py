@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from napari_glra.engine.registry import available_models, load_model
 from napari_glra.glra.model_io import ModelFiles
 
 __all__ = ["OutsideTrainingWarning", "noise_range", "noise_warning"]
@@ -54,11 +55,10 @@ def _families(model: ModelFiles) -> str:
     return "/".join(fams) if fams else "Gaussian/disk/motion"
 
 
-def noise_warning(model: ModelFiles, noise_level: float, others: dict[str, ModelFiles]) -> str | None:
+def noise_warning(model: ModelFiles, noise_level: float) -> str | None:
     """The warning text when ``noise_level`` is outside the model's range (None inside it).
 
-    ``others`` maps the names of the other available models to them, to suggest one whose
-    range covers the level.
+    Only then are the other shipped models loaded, to suggest one whose range covers the level.
     """
     rng = noise_range(model)
     if rng is None:
@@ -67,6 +67,7 @@ def noise_warning(model: ModelFiles, noise_level: float, others: dict[str, Model
     if lo / _SLACK <= noise_level <= hi * _SLACK:
         return None
     side = "above" if noise_level > hi else "below"
+    others = {name: load_model(name) for name in available_models() if name != model.name}
     covering = [
         name
         for name, other in others.items()
