@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = ["KernelWidget", "kernel_families", "kernel_layer_name"]
 
-#: Parameters shown for each built-in family: name -> (label, min, max, default, step).
-_FAMILY_PARAMS: dict[str, dict[str, tuple[str, float, float, float, float]]] = {
-    "gaussian": {"sigma": ("σ (px)", 0.3, 30.0, 2.0, 0.1)},
-    "disk": {"radius": ("radius (px)", 0.5, 37.0, 5.0, 0.5)},
-    "motion": {"length": ("length (px)", 2.0, 73.0, 15.0, 1.0), "seed": ("seed", 0, 99999, 0, 1)},
+#: Spin boxes of the shape families: name -> (label, min, max, step); their defaults are
+#: :func:`napari_glra.api.kernel_defaults`.
+_SHAPE_SPECS: dict[str, dict[str, tuple[str, float, float, float]]] = {
+    "gaussian": {"sigma": ("σ (px)", 0.3, 30.0, 0.1)},
+    "disk": {"radius": ("radius (px)", 0.5, 37.0, 0.5)},
+    "motion": {"length": ("length (px)", 2.0, 73.0, 1.0), "seed": ("seed", 0, 99999, 1)},
 }
 _SYMBOLS = {"sigma": "σ", "radius": "r", "length": "L"}
 
@@ -79,9 +80,14 @@ class KernelWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         self._viewer = napari_viewer
         families = kernel_families()
-        specs = dict(_FAMILY_PARAMS)
-        if "defocus" in families:
-            specs["defocus"] = _defocus_params()
+        specs = {
+            fam: {
+                name: (label, lo, hi, api.kernel_defaults(fam)[name], step)
+                for name, (label, lo, hi, step) in spec.items()
+            }
+            for fam, spec in _SHAPE_SPECS.items()
+        }
+        specs["defocus"] = _defocus_params()
         self._specs = specs
         family = ComboBox(name="family", label="family", choices=families, value=families[0])
         params: dict[str, Any] = {}
