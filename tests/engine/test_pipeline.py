@@ -369,7 +369,8 @@ def test_dask_rgb_uint16_plane_indices_and_dtype(blurred, tiny_model):
         out = restore(lazy, model=tiny_model, **kw).data
         ref = restore(u16, model=tiny_model, **kw).data
         assert isinstance(out, da.Array) and out.dtype == ref.dtype and out.shape == ref.shape
-        np.testing.assert_allclose(out.compute().astype(float), ref.astype(float), atol=1e-6 * 60000)
+        # planes chunked in blocks restore block-parallel: equal within the tiling tolerance (1e-3)
+        np.testing.assert_allclose(out.compute().astype(float), ref.astype(float), atol=1e-3 * 60000)
 
 
 def test_dask_is_lazy(blurred, tiny_model, monkeypatch):

@@ -16,19 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from napari_glra.engine.border import border_extension
+from napari_glra.engine.extended import (
+    Bands,
+    ExtendedPlane,
+    PlaneStats,
+    border_strips,
+    extended_plane,
+    observed_mask,
+    plane_bands,
+    strip_depth,
+)
 from napari_glra.engine.inputs import Planes, check_finite
-from napari_glra.engine.outliers import replace_outliers
+from napari_glra.engine.outliers import plane_noise_scale
 from napari_glra.engine.plan import Plan
+from napari_glra.engine.tiling import Tile, region_tiles
 from napari_glra.glra.inference import restore_batch
 
 __all__ = ["execute_iter", "lazy_result", "restore_plane_iter"]
-
-
-def _observed_mask(shape: tuple[int, int], border: int) -> np.ndarray:
-    obs = np.zeros(shape, np.float32)
-    obs[border:-border, border:-border] = 1.0
-    return obs
 
 
 def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.ndarray]:
@@ -38,36 +42,41 @@ def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.n
     intensity scale.  Isolated outliers are replaced first
     (:func:`~napari_glra.engine.outliers.replace_outliers`).
 
-    The plane is first extended beyond its border by ``plan.border`` pixels per side;
-    the plan's tiles index the extended plane and their cores cover its observed part.
+    The plane is read through its :class:`~napari_glra.engine.extended.ExtendedPlane`
+    (extended beyond its border by ``plan.border`` pixels per side); the plan's tiles
+    index the extended plane and their cores cover its observed part.
     """
-    check_finite(raw)
     work = _work_dtype(plan)
-    mapped, _ = replace_outliers(plan.imap.forward(raw), plan.kernel)
-    if not np.ptp(mapped) > 0:  # a constant plane restores to itself
+    src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border)
+    if src is None:  # a constant plane restores to itself
         yield 0
         return np.asarray(raw, dtype=work).copy()
-    p = plan.border
-    plane = border_extension(mapped, plan.kernel, plan.noise_level)
-    obs = _observed_mask(plane.shape, p)
-    out = np.empty((plane.shape[0] - 2 * p, plane.shape[1] - 2 * p), np.float32)
-    for t, (rows, cols, crop_r, crop_c) in enumerate(plan.tiles):
-        hh, ww = rows.stop - rows.start, cols.stop - cols.start
-        # Only the tile's core is restored: the overlap is context for the network.
-        res = restore_batch(
-            plan.model,
-            np.ascontiguousarray(plane[rows, cols])[None],
-            plan.coefficients,
-            plan.device,
-            context=(crop_r.start, hh - crop_r.stop, crop_c.start, ww - crop_c.stop),
-            observed=np.ascontiguousarray(obs[rows, cols])[None],
-            body_dtype=plan.body_dtype,
-        )[0]
-        r0 = rows.start + crop_r.start - p
-        c0 = cols.start + crop_c.start - p
-        out[r0 : r0 + res.shape[0], c0 : c0 + res.shape[1]] = res
+    h, w = src.shape
+    out = np.empty((h, w), np.float32)
+    for t, tile in enumerate(plan.tiles):
+        _restore_tile(plan, src, tile, out, (0, 0))
         yield t
     return plan.imap.inverse(out, work)
+
+
+def _restore_tile(plan: Plan, src: ExtendedPlane, tile: Tile, out: np.ndarray, at: tuple[int, int]) -> None:
+    """Restore one tile's core into ``out``, whose pixel (0, 0) is the plane's pixel ``at``."""
+    rows, cols, crop_r, crop_c = tile
+    hh, ww = rows.stop - rows.start, cols.stop - cols.start
+    p = plan.border
+    # Only the tile's core is restored: the overlap is context for the network.
+    res = restore_batch(
+        plan.model,
+        src.window(rows, cols)[None],
+        plan.coefficients,
+        plan.device,
+        context=(crop_r.start, hh - crop_r.stop, crop_c.start, ww - crop_c.stop),
+        observed=observed_mask(rows, cols, p, src.shape)[None],
+        body_dtype=plan.body_dtype,
+    )[0]
+    r0 = rows.start + crop_r.start - p - at[0]
+    c0 = cols.start + crop_c.start - p - at[1]
+    out[r0 : r0 + res.shape[0], c0 : c0 + res.shape[1]] = res
 
 
 def _work_dtype(plan: Plan) -> type:
@@ -149,7 +158,12 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
 
 
 def lazy_result(plan: Plan) -> Any:
-    """The restored image of a dask input as a lazy dask array (one task per chunk of whole planes)."""
+    """The restored image of a dask input as a lazy dask array.
+
+    Planes stored whole in their chunks give one task per chunk (of whole planes).
+    Planes chunked along their own axes restore block-parallel (:func:`_blocked_plane`):
+    the result keeps the input's chunks.
+    """
     import dask.array as da
 
     planes = plan.planes
@@ -157,6 +171,8 @@ def lazy_result(plan: Plan) -> Any:
     if planes.selected is not None:
         src = da.stack([src[lead] for lead in planes.selected])
     nd = src.ndim
+    if len(src.chunks[nd - 3]) > 1 or len(src.chunks[nd - 2]) > 1:
+        return _cast(_to_input_layout(planes, _blocked(plan, src)), plan.out_dtype)
     src = src.rechunk({nd - 3: -1, nd - 2: -1, nd - 1: -1})
     passthrough = planes.passthrough
 
@@ -173,3 +189,125 @@ def lazy_result(plan: Plan) -> Any:
 
     res = src.map_blocks(block, dtype=_work_dtype(plan))
     return _cast(_to_input_layout(planes, res), plan.out_dtype)
+
+
+def _blocked(plan: Plan, src: Any) -> Any:
+    """Block-parallel restoration of every plane of ``src`` (``(lead..., H, W, C)``, chunked in-plane)."""
+    import dask.array as da
+
+    nd = src.ndim
+    lead_shape = src.shape[: nd - 3]
+    per_lead = []
+    for lead in np.ndindex(*lead_shape):
+        chans = []
+        for c in range(src.shape[-1]):
+            plane = src[lead + (slice(None), slice(None), c)]
+            if c in plan.planes.passthrough:
+                chans.append(plane.astype(_work_dtype(plan)))
+            else:
+                chans.append(_blocked_plane(plan, plane))
+        per_lead.append(da.stack(chans, axis=-1))
+    if not lead_shape:
+        return per_lead[0]
+    out = da.stack(per_lead)
+    if len(lead_shape) > 1:
+        out = out.reshape(lead_shape + out.shape[-3:])
+    return out.rechunk(src.chunks) if out.chunks != src.chunks else out
+
+
+def _block_edges(chunks: tuple[int, ...], align: int) -> list[int]:
+    """Block edges along one axis: the chunk edges, moved down to a multiple of ``align``."""
+    edges = np.cumsum((0,) + tuple(chunks))
+    inner = sorted({int(e) // align * align for e in edges[1:-1]} - {0})
+    return [0, *[e for e in inner if e < edges[-1]], int(edges[-1])]
+
+
+def _blocked_plane(plan: Plan, plane: Any) -> Any:
+    """One dask plane restored block by block, each block a task with its overlap.
+
+    A block reads its chunk plus the network's reach (``pad_amount``) and one pixel for
+    the outlier test; blocks at the plane's border also get the extension bands, solved
+    once per plane on its border strips (:func:`~napari_glra.engine.extended.plane_bands`).
+    Block edges are moved to multiples of the artifact block's cell (``scale``), so that
+    every block's tiles fall on the untiled grid.
+    """
+    import dask
+    import dask.array as da
+
+    h, w = plane.shape
+    p = plan.border
+    stats = dask.delayed(_stats_of_sample)(
+        da.min(plane), da.max(plane), _strided_for_outliers(plane), plan.imap
+    )
+    bands = dask.delayed(plane_bands)(
+        border_strips(plane, strip_depth(p)),
+        (h, w),
+        imap=plan.imap,
+        kernel=plan.kernel,
+        noise_level=plan.noise_level,
+        stats=stats,
+    )
+    shared = dask.delayed(plan, pure=True)  # one key: every task refers to it (pickled once)
+    reach = plan.model.net.pad_amount() + 1
+    align = plan.model.net.config.scale
+    rows = _block_edges(plane.chunks[0], align)
+    cols = _block_edges(plane.chunks[1], align)
+    grid = []
+    for r0, r1 in zip(rows[:-1], rows[1:]):
+        line = []
+        for c0, c1 in zip(cols[:-1], cols[1:]):
+            wr0, wr1 = max(0, r0 - reach), min(h, r1 + reach)
+            wc0, wc1 = max(0, c0 - reach), min(w, c1 + reach)
+            task = dask.delayed(_restore_block)(
+                shared, plane[wr0:wr1, wc0:wc1], (wr0, wc0), (h, w), bands, stats, ((r0, r1), (c0, c1))
+            )
+            line.append(da.from_delayed(task, shape=(r1 - r0, c1 - c0), dtype=_work_dtype(plan)))
+        grid.append(line)
+    out = da.block(grid)
+    return out.rechunk(plane.chunks) if out.chunks != plane.chunks else out
+
+
+def _strided_for_outliers(plane: Any) -> Any:
+    step = max(1, int(np.ceil(np.sqrt(plane.size / 1_000_000))))
+    return plane[::step, ::step]
+
+
+def _stats_of_sample(lo: Any, hi: Any, sample: np.ndarray, imap: Any) -> PlaneStats:
+    """:class:`PlaneStats` from a plane's min, max and its strided sample (for the outlier scale)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        check_finite(np.asarray(sample))
+        raise ValueError("image contains NaN or inf values; replace them first (e.g. np.nan_to_num)")
+    constant = not bool(hi > lo)
+    return PlaneStats(constant, 0.0 if constant else plane_noise_scale(np.asarray(sample), imap))
+
+
+def _restore_block(
+    plan: Plan,
+    data: np.ndarray,
+    origin: tuple[int, int],
+    shape: tuple[int, int],
+    bands: Bands,
+    stats: PlaneStats,
+    core: tuple[tuple[int, int], tuple[int, int]],
+) -> np.ndarray:
+    """Restore the block ``core`` (plane coordinates) of a plane from its window ``data``."""
+    work = _work_dtype(plan)
+    (r0, r1), (c0, c1) = core
+    if stats.constant:
+        return np.asarray(data[r0 - origin[0] : r1 - origin[0], c0 - origin[1] : c1 - origin[1]], work).copy()
+    p = plan.border
+    src = ExtendedPlane(
+        shape, p, data=data, origin=origin, bands=bands, imap=plan.imap, kernel=plan.kernel, stats=stats
+    )
+    out = np.empty((r1 - r0, c1 - c0), np.float32)
+    h, w = shape
+    core_side = plan.tile_core or max(r1 - r0, c1 - c0)
+    for tile in region_tiles(
+        (h + 2 * p, w + 2 * p),
+        core_side,
+        plan.model.net.pad_amount(),
+        region=((r0 + p, r1 + p), (c0 + p, c1 + p)),
+        align=plan.model.net.config.scale,
+    ):
+        _restore_tile(plan, src, tile, out, (r0, c0))
+    return plan.imap.inverse(out, work)

@@ -26,6 +26,12 @@ import numpy as np
 
 #: Number of planes (evenly spaced) the intensity map and the noise level are estimated from.
 MAX_SAMPLE_PLANES = 8
+#: Planes with more pixels than this are sampled by their central crop of this many pixels for
+#: the noise estimate and the outlier count, and by a strided subsample for the intensity map
+#: (the same pixels the map of a whole plane uses), so that planning never holds a whole large plane.
+LARGE_SAMPLE = 2048 * 2048
+#: Largest number of pixels of the strided sample of large planes (as in the intensity map).
+MAP_SAMPLES = 4_000_000
 #: Upper bound of a sensible noise level on the [0, 1] scale.
 MAX_NOISE_LEVEL = 0.5
 
@@ -94,6 +100,7 @@ class Planes:
     selected: list[tuple[int, ...]] | None  # lead indices, or None for all
     passthrough: tuple[int, ...] = ()  # channels copied unchanged (RGBA alpha)
     _samples: list[np.ndarray] | None = None
+    _map_sample: list[np.ndarray] | None = None
 
     @property
     def lead_shape(self) -> tuple[int, ...]:
@@ -131,25 +138,61 @@ class Planes:
         p = self.canon[lead + (slice(None), slice(None), c)]
         return np.asarray(p.compute() if self.is_dask else p)
 
-    def samples(self) -> list[np.ndarray]:
-        """A deterministic sample of (at most MAX_SAMPLE_PLANES) raw planes."""
-        if self._samples is None:
-            units = self.units()
-            idx = np.unique(
-                np.linspace(0, len(units) - 1, min(len(units), MAX_SAMPLE_PLANES)).round().astype(int)
-            )
-            picked = [units[i] for i in idx]
-            if self.is_dask:
-                import dask
+    @property
+    def large(self) -> bool:
+        """Planes of more than :data:`LARGE_SAMPLE` pixels (sampled, never loaded whole while planning)."""
+        h, w = self.plane_shape
+        return h * w > LARGE_SAMPLE
 
-                views = [self.canon[lead + (slice(None), slice(None), c)] for lead, c in picked]
-                planes = [np.asarray(v) for v in dask.compute(*views)]
+    def sample_units(self) -> list[tuple[tuple[int, ...], int]]:
+        """(lead, channel) of a deterministic sample of at most :data:`MAX_SAMPLE_PLANES` planes."""
+        units = self.units()
+        n = min(len(units), MAX_SAMPLE_PLANES)
+        idx = np.unique(np.linspace(0, len(units) - 1, n).round().astype(int))
+        return [units[i] for i in idx]
+
+    def _read(self, index: tuple) -> list[np.ndarray]:
+        """The raw arrays at ``lead + index + (c,)`` of every sampled plane (computed for dask)."""
+        views = [self.canon[lead + index + (c,)] for lead, c in self.sample_units()]
+        if self.is_dask:
+            import dask
+
+            return [np.asarray(v) for v in dask.compute(*views)]
+        return [np.asarray(v) for v in views]
+
+    def samples(self) -> list[np.ndarray]:
+        """A deterministic sample of raw planes: whole ones, or central crops of large planes."""
+        if self._samples is None:
+            h, w = self.plane_shape
+            if self.large:
+                side = int(np.sqrt(LARGE_SAMPLE))
+                ch, cw = min(h, side), min(w, LARGE_SAMPLE // min(h, side))
+                index = (slice((h - ch) // 2, (h - ch) // 2 + ch), slice((w - cw) // 2, (w - cw) // 2 + cw))
             else:
-                planes = [self.plane(lead, c) for lead, c in picked]
+                index = (slice(None), slice(None))
+            planes = self._read(index)
             for p in planes:
                 check_finite(p)
             self._samples = planes
         return self._samples
+
+    def map_sample(self) -> list[np.ndarray] | None:
+        """Strided subsamples of the sampled large planes for the intensity map (None for small planes).
+
+        The stride is the one :func:`~napari_glra.engine.intensity.fit_intensity_map` takes on
+        whole planes, so the map is the same, without reading more than the subsample into memory.
+        """
+        if not self.large:
+            return None
+        if self._map_sample is None:
+            h, w = self.plane_shape
+            total = h * w * len(self.sample_units())
+            step = max(1, int(np.ceil(np.sqrt(total / MAP_SAMPLES))))
+            planes = self._read((slice(None, None, step), slice(None, None, step)))
+            for p in planes:
+                check_finite(p)
+            self._map_sample = planes
+        return self._map_sample
 
 
 def check_finite(a: np.ndarray) -> None:

@@ -201,7 +201,7 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model
     planes = analyse_image(image, channel_axis=channel_axis)
     k = None if kernel is None else prepare_psf(kernel, max_size=None)
     unit_high = MIN_UNIT_HIGH if model is None else min_unit_high(load_model(model).config)
-    _, mapped, _ = map_without_outliers(planes.samples(), planes.dtype, k, unit_high)
+    _, mapped, _ = map_without_outliers(planes.samples(), planes.dtype, k, unit_high, planes.map_sample())
     return noise_of_planes(mapped, k)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "OutlierWarning",
     "kernel_sharpness",
     "map_without_outliers",
+    "plane_noise_scale",
     "replace_outliers",
 ]
 
@@ -75,7 +76,19 @@ def _noise_scale(plane: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r)) / np.sqrt(1.25))
 
 
-def replace_outliers(plane: np.ndarray, kernel: np.ndarray | None) -> tuple[np.ndarray, int]:
+def plane_noise_scale(raw: np.ndarray, imap: IntensityMap) -> float:
+    """The robust noise scale :func:`replace_outliers` computes on ``imap.forward(raw)``.
+
+    Computed from the same strided sample of the raw plane, without mapping (copying)
+    the whole plane: a large plane's windows share their plane's outlier threshold.
+    """
+    step = max(1, int(np.ceil(np.sqrt(raw.size / _NOISE_SAMPLES))))
+    return _noise_scale(imap.forward(np.asarray(raw[::step, ::step])))
+
+
+def replace_outliers(
+    plane: np.ndarray, kernel: np.ndarray | None, *, noise_scale: float | None = None
+) -> tuple[np.ndarray, int]:
     """Replace isolated outliers by their 3×3 median (see the module's rules).
 
     Parameters
@@ -84,6 +97,10 @@ def replace_outliers(plane: np.ndarray, kernel: np.ndarray | None) -> tuple[np.n
         2D float plane on the [0, 1] scale (not modified).
     kernel : numpy.ndarray or None
         The blur kernel of the plane (None: unknown).
+    noise_scale : float, optional
+        The robust noise scale of the outlier threshold (default: computed on
+        ``plane``; a window of a larger plane passes its plane's,
+        :func:`plane_noise_scale`).
 
     Returns
     -------
@@ -103,7 +120,8 @@ def replace_outliers(plane: np.ndarray, kernel: np.ndarray | None) -> tuple[np.n
     step = plane - nb_max
     if not np.any(step > MIN_STEP):  # the usual case: no candidate, no noise scale needed
         return plane, 0
-    threshold = max(MIN_STEP, NOISE_STEPS * _noise_scale(plane))
+    scale = _noise_scale(plane) if noise_scale is None else noise_scale
+    threshold = max(MIN_STEP, NOISE_STEPS * scale)
     rows, cols = np.nonzero(step > threshold)
     if rows.size == 0:
         return plane, 0
@@ -121,13 +139,24 @@ def replace_outliers(plane: np.ndarray, kernel: np.ndarray | None) -> tuple[np.n
 
 
 def map_without_outliers(
-    planes: list[np.ndarray], dtype: np.dtype, kernel: np.ndarray | None, unit_high: float = MIN_UNIT_HIGH
+    planes: list[np.ndarray],
+    dtype: np.dtype,
+    kernel: np.ndarray | None,
+    unit_high: float = MIN_UNIT_HIGH,
+    map_sample: list[np.ndarray] | None = None,
 ) -> tuple[IntensityMap, list[np.ndarray], int]:
     """The intensity map of raw planes fitted without their outliers, the cleaned mapped planes, the count.
 
     A single hot pixel can move the map's 99.9th percentile; the map is fitted again on
     the planes with their outliers replaced, so that the outliers change nothing else.
+    With ``map_sample`` (strided subsamples of large planes, whose ``planes`` are central
+    crops) the map is fitted on that sample once: one pixel among its millions does
+    not move the percentiles, and a subsample has no neighbourhoods to find outliers in.
     """
+    if map_sample is not None:
+        imap = fit_intensity_map(map_sample, dtype, unit_high)
+        mapped, count = _map_and_clean(planes, imap, kernel)
+        return imap, mapped, count
     imap = fit_intensity_map(planes, dtype, unit_high)
     mapped, count = _map_and_clean(planes, imap, kernel)
     if count:

@@ -211,7 +211,9 @@ def make_plan(
         )
     # 4. intensity map (and isolated outliers), 5. noise
     samples = planes.samples()
-    imap, mapped, n_outliers = map_without_outliers(samples, planes.dtype, k, min_unit_high(mf.config))
+    imap, mapped, n_outliers = map_without_outliers(
+        samples, planes.dtype, k, min_unit_high(mf.config), map_sample=planes.map_sample()
+    )
     sigma = noise_of_planes(mapped, k) if sigma_given is None else sigma_given
     # 6. coefficients
     M, fit_err = kernel_coefficients(mf, k, sigma)

@@ -21,7 +21,7 @@ import numpy as np
 from napari_glra._fft import next_fast_len
 from napari_glra.glra.model_io import ModelFiles
 
-__all__ = ["Tile", "auto_tile", "estimate_memory", "plan_tiles"]
+__all__ = ["Tile", "auto_tile", "estimate_memory", "plan_tiles", "region_tiles"]
 
 #: One tile: ``(input rows, input cols, crop rows, crop cols)``.
 Tile = tuple[slice, slice, slice, slice]
@@ -107,6 +107,30 @@ def plan_tiles(
         raise ValueError(f"region {region} is not inside the plane {shape}")
     if core is None or (core >= r1 - r0 and core >= c1 - c0):
         return [(slice(0, h), slice(0, w), slice(r0, r1), slice(c0, c1))]
+    plan = []
+    for i0, i1, o0, o1 in _tiles(h, core, overlap, lo=r0, hi=r1, align=align):
+        for j0, j1, p0, p1 in _tiles(w, core, overlap, lo=c0, hi=c1, align=align):
+            plan.append((slice(i0, i1), slice(j0, j1), slice(o0 - i0, o1 - i0), slice(p0 - j0, p1 - j0)))
+    return plan
+
+
+def region_tiles(
+    shape: tuple[int, int],
+    core: int,
+    overlap: int,
+    region: tuple[tuple[int, int], tuple[int, int]],
+    align: int = 1,
+) -> list[Tile]:
+    """Tiles whose cores cover ``region`` of a plane, inputs at most ``overlap`` beyond them.
+
+    As :func:`plan_tiles`, but a region that fits in one core is still one tile reaching
+    only ``overlap`` beyond it (never the whole plane): a block of a plane restored on
+    its own (:func:`napari_glra.engine.execute.lazy_result`) reads its neighbourhood only.
+    """
+    (r0, r1), (c0, c1) = region
+    h, w = shape
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise ValueError(f"region {region} is not inside the plane {shape}")
     plan = []
     for i0, i1, o0, o1 in _tiles(h, core, overlap, lo=r0, hi=r1, align=align):
         for j0, j1, p0, p1 in _tiles(w, core, overlap, lo=c0, hi=c1, align=align):

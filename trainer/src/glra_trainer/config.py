@@ -88,6 +88,12 @@ def _range(value: list[float]) -> list[float]:
     return value
 
 
+def _interval(value: list[float]) -> list[float]:
+    if len(value) != 2 or not value[0] <= value[1]:
+        raise ValueError("must be [low, high] with low <= high")
+    return value
+
+
 #: An odd integer (a kernel or filter side).
 OddInt = Annotated[int, AfterValidator(_odd)]
 #: Kernel families: keys of ``napari_glra.physics.kernels.KERNEL_RANGES``, at least one.
@@ -96,6 +102,8 @@ Families = Annotated[list[str], AfterValidator(_known_families)]
 PositiveList = Annotated[list[float], AfterValidator(_positive_list)]
 #: ``[low, high]`` with ``0 < low <= high``.
 Range = Annotated[list[float], AfterValidator(_range)]
+#: ``[low, high]`` with ``low <= high`` (any sign).
+Interval = Annotated[list[float], AfterValidator(_interval)]
 
 
 # --------------------------------------------------------------------------- base
@@ -340,6 +348,12 @@ class FitConfig(Section):
     """Keyword arguments of napari_glra.physics.synthetic.fluorescence_image."""
     gain_range: Range = [1.0, 1.0]
     """Log-uniform gain of fluorescence patches (see data.Degrader)."""
+    p_brightness: float = Field(0.0, ge=0, le=1)
+    """Probability of a random brightness and offset of a folder patch (x -> g x + b, see data.Degrader)."""
+    brightness_range: Range = [1.0, 1.0]
+    """Log-uniform gain g of the brightness augmentation."""
+    offset_range: Interval = [0.0, 0.0]
+    """Uniform offset b of the brightness augmentation (on the [0, 1] scale)."""
     noise_model: Literal["gaussian", "poisson_gaussian"] = "gaussian"
     """Noise: "gaussian" (noise_min-noise_max) or "poisson_gaussian" (peak photons at intensity 1 and
     read noise in photons, both log-uniform); the network gets the effective std."""

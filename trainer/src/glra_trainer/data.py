@@ -148,6 +148,15 @@ class Degrader:
         Probability that a sample sits at an image border (:meth:`cut_border`): the
         observation stops at 1-4 sides inside the crop and is extended beyond there
         exactly as the engine extends images (:func:`napari_glra.engine.border.border_extension`).
+    p_brightness : float
+        Probability that a folder (natural) patch gets a random brightness and offset,
+        ``x -> g x + b`` with ``g`` log-uniform in ``brightness_range`` and ``b`` uniform in
+        ``offset_range``, before the blur (0: never; the draws are then skipped, so older
+        runs keep their random stream).  Teaches the network that a picture's restoration
+        does not depend on its brightness (the engine's intensity map stretches non-unit
+        images to [0, 1]; unit-scale images are used as they are).
+    brightness_range, offset_range : tuple of float
+        Ranges of ``g`` (positive) and ``b``.
     """
 
     def __init__(
@@ -170,12 +179,20 @@ class Degrader:
         gain_range: tuple[float, float] = (1.0, 1.0),
         family_weights: tuple[float, ...] | None = None,
         p_border: float = 0.0,
+        p_brightness: float = 0.0,
+        brightness_range: tuple[float, float] = (1.0, 1.0),
+        offset_range: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown image source {source!r}; choose one of {SOURCES}")
         if noise_model not in NOISE_MODELS:
             raise ValueError(f"unknown noise model {noise_model!r}; choose one of {NOISE_MODELS}")
-        ranges = {"peak_range": peak_range, "read_range": read_range, "gain_range": gain_range}
+        ranges = {
+            "peak_range": peak_range,
+            "read_range": read_range,
+            "gain_range": gain_range,
+            "brightness_range": brightness_range,
+        }
         for name, (lo, hi) in ranges.items():
             if not 0 < lo <= hi:
                 raise ValueError(f"{name} must be a range of positive numbers, got {(lo, hi)!r}")
@@ -207,6 +224,13 @@ class Degrader:
         if not 0 <= p_border <= 1:
             raise ValueError(f"p_border must be a probability in [0, 1], got {p_border!r}")
         self.p_border = float(p_border)
+        if not 0 <= p_brightness <= 1:
+            raise ValueError(f"p_brightness must be a probability in [0, 1], got {p_brightness!r}")
+        if not offset_range[0] <= offset_range[1]:
+            raise ValueError(f"offset_range must be (low, high) with low <= high, got {offset_range!r}")
+        self.p_brightness = float(p_brightness)
+        self.brightness_range = (float(brightness_range[0]), float(brightness_range[1]))
+        self.offset_range = (float(offset_range[0]), float(offset_range[1]))
 
     @property
     def patch_size(self) -> int:
@@ -234,7 +258,16 @@ class Degrader:
         j = int(rng.integers(img.shape[1] - n + 1))
         p = img[i : i + n, j : j + n]
         p = np.rot90(p, int(rng.integers(4)))
-        return p[:, ::-1] if rng.random() < 0.5 else p
+        p = p[:, ::-1] if rng.random() < 0.5 else p
+        return self.random_brightness(p, rng) if self.p_brightness else p
+
+    def random_brightness(self, patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``patch`` times a random gain plus a random offset, with probability ``p_brightness``."""
+        if rng.random() >= self.p_brightness:
+            return patch
+        g = float(np.exp(rng.uniform(*np.log(self.brightness_range))))
+        b = float(rng.uniform(*self.offset_range))
+        return (patch * np.float32(g) + np.float32(b)).astype(np.float32)
 
     def make(
         self,

@@ -68,6 +68,9 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "source": record.get("source", "folder"),
         "p_natural": record.get("p_natural"),
         "gain_range": record.get("gain_range"),
+        "p_brightness": record.get("p_brightness") or 0.0,
+        "brightness_range": record.get("brightness_range"),
+        "offset_range": record.get("offset_range"),
         "noise_model": record.get("noise_model", "gaussian"),
         "peak_range": record.get("peak_range"),
         "read_range": record.get("read_range"),
@@ -210,6 +213,12 @@ def model_card(
     if src == "fluorescence" or src == "mixed":
         if gain[1] > gain[0]:
             synth += f", times a gain log-uniform in {gain[0]:g}–{gain[1]:g}"
+    if c.get("p_brightness"):
+        (g0, g1), (b0, b1) = c["brightness_range"], c["offset_range"]
+        folder += (
+            f", with probability {c['p_brightness']:g} times a brightness log-uniform in {g0:g}–{g1:g} "
+            f"plus an offset uniform in {b0:g}–{b1:g}"
+        )
     data = {
         "folder": folder,
         "fluorescence": synth,

@@ -403,6 +403,9 @@ def make_data(cfg: FitConfig, state: TrainingState, log: Callable[[str], None]) 
         gain_range=tuple(cfg.gain_range),
         family_weights=cfg.family_weights,
         p_border=cfg.p_border,
+        p_brightness=cfg.p_brightness,
+        brightness_range=tuple(cfg.brightness_range),
+        offset_range=tuple(cfg.offset_range),
         **common,
     )
     pg = cfg.noise_model == "poisson_gaussian"
