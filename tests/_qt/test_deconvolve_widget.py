@@ -240,6 +240,23 @@ def test_dask_stack_stays_lazy(qtbot, widget, viewer):
     assert tuple(out.contrast_limits) == (0.0, 1.0)  # not computed from the (lazy) data
 
 
+def test_dask_plane_chunked_in_blocks_restores_lazily_block_by_block(qtbot, widget, viewer):
+    da = pytest.importorskip("dask.array")
+    img, k = blurred_pair((96, 96))
+    kernel = viewer.add_image(k, name="kernel")
+    outputs = []
+    for data in (img, da.from_array(img, chunks=(48, 48))):
+        layer = viewer.add_image(data, name="plane", contrast_limits=(0, 1))
+        widget.image.value, widget.kernel.value = layer, kernel
+        widget.noise_level.value = 1.0
+        widget.run()
+        wait_idle(qtbot, widget)
+        outputs.append(widget.last_output.data)
+    ref, lazy = outputs
+    assert isinstance(lazy, da.Array) and lazy.chunks == ((48, 48), (48, 48))  # one task per block
+    np.testing.assert_allclose(np.asarray(lazy), ref, atol=2e-2)  # the tiling tolerance (bfloat16)
+
+
 @pytest.mark.parametrize(
     ("kernel", "message"),
     [

@@ -85,6 +85,8 @@ def extend_observation(
     balance: float,
     iterations: int = EXTENSION_ITERATIONS,
     relaxation: float = EXTENSION_RELAXATION,
+    *,
+    device: str | torch.device = "cpu",
 ) -> tuple[np.ndarray, tuple[slice, slice]]:
     """Extend an observed (validly blurred) image beyond its border, consistently with the blur.
 
@@ -108,6 +110,9 @@ def extend_observation(
     relaxation : float
         ADMM over-relaxation ``α`` in (0, 2) (1: plain ADMM, the iterates of
         ``wiener(boundary="valid")``).
+    device : str or torch.device
+        Where the FFTs run (the engine passes the plan's device: on a GPU the
+        extension runs there, next to the network).
 
     Returns
     -------
@@ -126,12 +131,13 @@ def extend_observation(
         raise ValueError(f"relaxation must be in (0, 2), got {relaxation!r}")
     # even grid lengths: torch's real FFTs are ~2x slower on odd ones (scipy's 5-smooth 1125 vs 1120)
     yp, crop = pad_for_fft(y, k.shape, next_fast_len)
-    ypt = torch.from_numpy(yp)
-    K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32), yp.shape)
-    P = torch.from_numpy(gradient_power(yp.shape, half=True)).float()
+    dev = torch.device(device)
+    ypt = torch.from_numpy(yp).to(dev)
+    K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32, device=dev), yp.shape)
+    P = torch.from_numpy(gradient_power(yp.shape, half=True)).float().to(dev)
     ext = _reblur_admm(ypt, crop, K, P, b=b, iterations=n, mu=VALID_MU, alpha=alpha)
     ext[crop] = ypt[crop]
-    return ext.numpy(), crop
+    return ext.cpu().numpy(), crop
 
 
 def border_balance(noise_level: float) -> float:
@@ -144,16 +150,18 @@ def border_pad(kernel_shape: tuple[int, ...]) -> int:
     return 2 * int(max(kernel_shape))
 
 
-def border_extension(plane: np.ndarray, kernel: np.ndarray, noise_level: float) -> np.ndarray:
+def border_extension(
+    plane: np.ndarray, kernel: np.ndarray, noise_level: float, *, device: str | torch.device = "cpu"
+) -> np.ndarray:
     """A plane extended by :func:`border_pad` pixels per side, consistently with the blur.
 
     The extension is :func:`extend_observation` (a Wiener estimate with a valid data
     term, re-blurred) with the prior weight :func:`border_balance`;
     ``extended[p:-p, p:-p]`` is ``plane``.  Models with a border channel were trained on
-    image borders extended by this same function.
+    image borders extended by this same function.  ``device``: where it is computed.
     """
     p = border_pad(kernel.shape)
-    ext, crop = extend_observation(plane, kernel, border_balance(noise_level))
+    ext, crop = extend_observation(plane, kernel, border_balance(noise_level), device=device)
     r0, c0 = crop[0].start - p, crop[1].start - p
     h, w = plane.shape
     return np.ascontiguousarray(ext[r0 : r0 + h + 2 * p, c0 : c0 + w + 2 * p], dtype=np.float32)

@@ -32,14 +32,18 @@ from napari_glra.engine.plan import Plan
 from napari_glra.engine.tiling import Tile, region_tiles
 from napari_glra.glra.inference import restore_batch
 
-__all__ = ["execute_iter", "lazy_result", "restore_plane_iter"]
+__all__ = ["execute_iter", "lazy_result", "restore_plane_iter", "restore_planes"]
 
 
-def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.ndarray]:
+def restore_plane_iter(
+    plan: Plan, raw: np.ndarray, out: np.ndarray | None = None
+) -> Generator[int, None, np.ndarray]:
     """Restore one raw plane tile by tile; yields the tile index, returns the result.
 
     The result is float32 (float64 when the plan's output is float64), on the input's
-    intensity scale.  Isolated outliers are replaced first
+    intensity scale: written into ``out`` when given (a plane-shaped array of that
+    dtype, e.g. a view into the whole result, so that no plane-sized copy is made),
+    else into a new array.  Isolated outliers are replaced first
     (:func:`~napari_glra.engine.outliers.replace_outliers`).
 
     The plane is read through its :class:`~napari_glra.engine.extended.ExtendedPlane`
@@ -47,16 +51,19 @@ def restore_plane_iter(plan: Plan, raw: np.ndarray) -> Generator[int, None, np.n
     index the extended plane and their cores cover its observed part.
     """
     work = _work_dtype(plan)
-    src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border)
+    if out is None:
+        out = np.empty(raw.shape, work)
+    elif out.shape != raw.shape or out.dtype != work:
+        raise ValueError(f"out must be a {raw.shape} {np.dtype(work)} array, got {out.shape} {out.dtype}")
+    src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border, plan.device)
     if src is None:  # a constant plane restores to itself
         yield 0
-        return np.asarray(raw, dtype=work).copy()
-    h, w = src.shape
-    out = np.empty((h, w), np.float32)
+        out[...] = raw
+        return out
     for t, tile in enumerate(plan.tiles):
         _restore_tile(plan, src, tile, out, (0, 0))
         yield t
-    return plan.imap.inverse(out, work)
+    return plan.imap.inverse(out, work)  # in place (out has the work dtype)
 
 
 def _restore_tile(plan: Plan, src: ExtendedPlane, tile: Tile, out: np.ndarray, at: tuple[int, int]) -> None:
@@ -126,35 +133,81 @@ def _to_input_layout(planes: Planes, out: Any) -> Any:
 def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
     """Restore every plane of a numpy image; yields ``(fraction, message)`` after each plane or tile.
 
-    Returns the result in the input's layout and the plan's output dtype.
+    Planes go through the network one by one, or ``plan.batch`` at a time (untiled planes
+    of a stack on a GPU: one network call per batch).  Returns the result in the input's
+    layout and the plan's output dtype.
     """
     planes = plan.planes
     units = planes.units()
     n_tiles = len(plan.tiles)
     h, w = planes.plane_shape
-    yield 0.0, f"restoring {len(units)} plane(s) of {h}x{w} px on {plan.device} ({n_tiles} tile(s) per plane)"
+    batched = f", {plan.batch} planes per network call" if plan.batch > 1 else ""
+    yield 0.0, (
+        f"restoring {len(units)} plane(s) of {h}x{w} px on {plan.device} "
+        f"({n_tiles} tile(s) per plane{batched})"
+    )
     lead_shape = (len(planes.leads),) if planes.selected is not None else planes.lead_shape
     out = np.empty(lead_shape + (h, w, planes.n_channels), _work_dtype(plan))
+    index = {lead: li for li, lead in enumerate(planes.leads)}
+
+    def view(lead: tuple[int, ...], c: int) -> np.ndarray:
+        o_lead = (index[lead],) if planes.selected is not None else lead
+        return out[o_lead + (slice(None), slice(None), c)]
+
+    for lead in planes.leads:
+        for c in planes.passthrough:
+            view(lead, c)[...] = planes.plane(lead, c)
     total = len(units) * n_tiles
     done = 0
-    i = 0
-    for li, lead in enumerate(planes.leads):
-        o_lead = (li,) if planes.selected is not None else lead
-        for c in planes.channels:
-            i += 1
-            gen = restore_plane_iter(plan, planes.plane(lead, c))
-            while True:
-                try:
-                    t = next(gen)
-                except StopIteration as stop:
-                    out[o_lead + (slice(None), slice(None), c)] = stop.value
-                    break
+    if plan.batch > 1:
+        for start in range(0, len(units), plan.batch):
+            group = units[start : start + plan.batch]
+            raws = [planes.plane(lead, c) for lead, c in group]
+            restore_planes(plan, raws, [view(lead, c) for lead, c in group])
+            done += len(group)
+            yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)}"
+    else:
+        for i, (lead, c) in enumerate(units, 1):
+            for t in restore_plane_iter(plan, planes.plane(lead, c), view(lead, c)):
                 done += 1
                 where = f"plane {i}/{len(units)}" + (f", tile {t + 1}/{n_tiles}" if n_tiles > 1 else "")
                 yield done / total, where
-        for c in planes.passthrough:
-            out[o_lead + (slice(None), slice(None), c)] = planes.plane(lead, c)
     return _cast(np.ascontiguousarray(_to_input_layout(planes, out)), plan.out_dtype)
+
+
+def restore_planes(plan: Plan, raws: list[np.ndarray], outs: list[np.ndarray]) -> None:
+    """Restore untiled planes in one network call (a batch); results into ``outs``.
+
+    Each plane is mapped, cleaned and extended on its own (as :func:`restore_plane_iter`
+    does); constant planes are copied.  The plan must have a single tile.
+    """
+    if len(plan.tiles) != 1:
+        raise ValueError("restore_planes needs an untiled plan (one tile per plane)")
+    rows, cols, crop_r, crop_c = plan.tiles[0]
+    hh, ww = rows.stop - rows.start, cols.stop - cols.start
+    work = _work_dtype(plan)
+    srcs, keep = [], []
+    for raw, o in zip(raws, outs):
+        src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border, plan.device)
+        if src is None:
+            o[...] = raw
+        else:
+            srcs.append(src)
+            keep.append(o)
+    if not srcs:
+        return
+    res = restore_batch(
+        plan.model,
+        np.stack([s.window(rows, cols) for s in srcs]),
+        plan.coefficients,
+        plan.device,
+        context=(crop_r.start, hh - crop_r.stop, crop_c.start, ww - crop_c.stop),
+        observed=np.stack([observed_mask(rows, cols, plan.border, s.shape) for s in srcs]),
+        body_dtype=plan.body_dtype,
+    )
+    for r, o in zip(res, keep):
+        o[...] = r
+        plan.imap.inverse(o, work)
 
 
 def lazy_result(plan: Plan) -> Any:
@@ -184,7 +237,7 @@ def lazy_result(plan: Plan) -> Any:
                 if c in passthrough:
                     out[sl] = x[sl]
                 else:
-                    out[sl] = _drain(restore_plane_iter(plan, np.asarray(x[sl])))
+                    _drain(restore_plane_iter(plan, np.asarray(x[sl]), out[sl]))
         return out
 
     res = src.map_blocks(block, dtype=_work_dtype(plan))
@@ -246,6 +299,7 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
         kernel=plan.kernel,
         noise_level=plan.noise_level,
         stats=stats,
+        device=plan.device,
     )
     shared = dask.delayed(plan, pure=True)  # one key: every task refers to it (pickled once)
     reach = plan.model.net.pad_amount() + 1
@@ -299,7 +353,7 @@ def _restore_block(
     src = ExtendedPlane(
         shape, p, data=data, origin=origin, bands=bands, imap=plan.imap, kernel=plan.kernel, stats=stats
     )
-    out = np.empty((r1 - r0, c1 - c0), np.float32)
+    out = np.empty((r1 - r0, c1 - c0), work)
     h, w = shape
     core_side = plan.tile_core or max(r1 - r0, c1 - c0)
     for tile in region_tiles(
@@ -310,4 +364,4 @@ def _restore_block(
         align=plan.model.net.config.scale,
     ):
         _restore_tile(plan, src, tile, out, (r0, c0))
-    return plan.imap.inverse(out, work)
+    return plan.imap.inverse(out, work)  # (in place)

@@ -106,20 +106,25 @@ def plane_bands(
     kernel: np.ndarray,
     noise_level: float,
     stats: PlaneStats,
+    device: Any = "cpu",
 ) -> Bands:
     """The extension bands of a large plane from its four border strips.
 
     ``strips`` are the raw ``top, bottom, left, right`` strips (rows ``[0, D)``,
     ``[H - D, H)``, columns ``[0, D)``, ``[W - D, W)``, ``D`` = :func:`strip_depth`
     clipped to the plane).  Each is mapped, cleaned and extended like a plane
-    (:func:`~napari_glra.engine.border.border_extension`); the band along the strip's
-    outer side is kept.
+    (:func:`~napari_glra.engine.border.border_extension`, on ``device``); the band along
+    the strip's outer side is kept.
     """
     h, w = shape
     if all(tuple(np.shape(s)) == (h, w) for s in strips):  # a small plane: one solve over it
-        ext = [border_extension(clean_window(strips[0], imap, kernel, stats), kernel, noise_level)] * 4
+        whole = clean_window(strips[0], imap, kernel, stats)
+        ext = [border_extension(whole, kernel, noise_level, device=device)] * 4
     else:
-        ext = [border_extension(clean_window(s, imap, kernel, stats), kernel, noise_level) for s in strips]
+        ext = [
+            border_extension(clean_window(s, imap, kernel, stats), kernel, noise_level, device=device)
+            for s in strips
+        ]
     p = (ext[0].shape[0] - np.asarray(strips[0]).shape[0]) // 2
     return Bands(
         top=np.ascontiguousarray(ext[0][:p]),
@@ -223,19 +228,29 @@ def observed_mask(rows: slice, cols: slice, pad: int, shape: tuple[int, int]) ->
 
 
 def extended_plane(
-    raw: np.ndarray, imap: IntensityMap, kernel: np.ndarray, noise_level: float, pad: int
+    raw: np.ndarray,
+    imap: IntensityMap,
+    kernel: np.ndarray,
+    noise_level: float,
+    pad: int,
+    device: Any = "cpu",
 ) -> ExtendedPlane | None:
-    """The :class:`ExtendedPlane` of a whole raw plane (None when the plane is constant)."""
+    """The :class:`ExtendedPlane` of a whole raw plane (None when the plane is constant).
+
+    The extension is computed on ``device`` (the plan's: next to the network).
+    """
     h, w = raw.shape
     if h * w <= LARGE_PLANE:
         check_finite(raw)
         mapped, _ = replace_outliers(imap.forward(raw), kernel)
         if not np.ptp(mapped) > 0:
             return None
-        return ExtendedPlane((h, w), pad, whole=border_extension(mapped, kernel, noise_level))
+        return ExtendedPlane((h, w), pad, whole=border_extension(mapped, kernel, noise_level, device=device))
     stats = plane_stats(raw, imap)
     if stats.constant:
         return None
     strips = border_strips(raw, strip_depth(pad))
-    bands = plane_bands(strips, (h, w), imap=imap, kernel=kernel, noise_level=noise_level, stats=stats)
+    bands = plane_bands(
+        strips, (h, w), imap=imap, kernel=kernel, noise_level=noise_level, stats=stats, device=device
+    )
     return ExtendedPlane((h, w), pad, data=raw, bands=bands, imap=imap, kernel=kernel, stats=stats)

@@ -50,11 +50,14 @@ from napari_glra.engine.noise import noise_of_planes
 from napari_glra.engine.outliers import OutlierWarning, map_without_outliers
 from napari_glra.engine.ranges import OutsideTrainingWarning, noise_warning
 from napari_glra.engine.registry import load_model, model_on_device
-from napari_glra.engine.tiling import Tile, auto_tile, plan_tiles
+from napari_glra.engine.tiling import Tile, auto_tile, estimate_memory, plan_tiles
 from napari_glra.glra.inference import kernel_coefficients
 from napari_glra.glra.model_io import ModelFiles
 
-__all__ = ["Plan", "make_plan"]
+__all__ = ["MAX_BATCH", "Plan", "make_plan"]
+
+#: Most planes of a stack restored in one network call (on a GPU).
+MAX_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class Plan:
         The result's dtype.
     notes : tuple of str
         Warnings issued while planning (also in the result's info).
+    batch : int
+        Planes per network call (:data:`MAX_BATCH` at most): more than one only for
+        untiled planes of a stack on a GPU, as many as the memory budget holds.
     """
 
     planes: Planes | None
@@ -110,6 +116,7 @@ class Plan:
     tile_core: int
     out_dtype: np.dtype
     notes: tuple[str, ...] = ()
+    batch: int = 1
 
     def __reduce__(self) -> tuple:
         """Pickle for the workers of a dask cluster: the model by reference, without the input.
@@ -147,6 +154,7 @@ class Plan:
             "tiles_per_plane": len(self.tiles),
             "overlap": mf.net.pad_amount() if len(self.tiles) > 1 else 0,
             "lazy": self.planes.is_dask,
+            "planes_per_batch": self.batch,
             "warnings": list(self.notes),
         }
 
@@ -245,6 +253,10 @@ def make_plan(
         region=((bp, bp + h), (bp, bp + w)),
         align=mf.net.config.scale,
     )
+    batch = 1
+    if core is None and dev.type == "cuda" and len(planes.units()) > 1:
+        one = estimate_memory(mf, (h + 2 * bp, w + 2 * bp))
+        batch = int(max(1, min(MAX_BATCH, len(planes.units()), memory_budget(dev) // max(one, 1.0))))
     return Plan(
         planes=planes,
         model=model_on_device(mf, dev),
@@ -261,4 +273,5 @@ def make_plan(
         tile_core=core,
         out_dtype=out_dtype,
         notes=tuple(notes),
+        batch=batch,
     )
