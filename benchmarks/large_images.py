@@ -128,7 +128,9 @@ def cluster(size: int, chunk: int, csv_path: Path) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         img, k = test_plane(size)
-        z = zarr.open_array(f"{tmp}/in.zarr", mode="w", shape=img.shape, chunks=(chunk, chunk), dtype=img.dtype)
+        z = zarr.open_array(
+            f"{tmp}/in.zarr", mode="w", shape=img.shape, chunks=(chunk, chunk), dtype=img.dtype
+        )
         z[:] = img
         del img
         for workers in (1, 2):
@@ -161,6 +163,45 @@ def cluster(size: int, chunk: int, csv_path: Path) -> list[dict]:
     return rows
 
 
+def _table(memory_rows: list[dict], cluster_rows: list[dict]) -> str:
+    """The markdown tables of docs/large-images.md (from this script's CSVs)."""
+    lines = [
+        "| plane | budget | tiles | working memory (MB) | input (MB) | result (MB) | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in memory_rows:
+        lines.append(
+            f"| {int(r['size'])}² | {r['budget']} | {int(r['tiles'])} | {float(r['working_mb']):,.0f} | "
+            f"{float(r['input_mb']):,.0f} | {float(r['output_mb']):,.0f} | {float(r['seconds']):.0f} |"
+        )
+    if cluster_rows:
+        lines += [
+            "",
+            "| plane | zarr chunks | workers (1 thread each) | seconds | s/MP | result chunks "
+            "| max difference 1 vs 2 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in cluster_rows:
+            lines.append(
+                f"| {int(r['size'])}² | {int(r['chunk'])}² | {int(r['workers'])} | "
+                f"{float(r['seconds']):.0f} | {float(r['s_per_mp']):.2f} | {r['out_chunks']} | "
+                f"{float(r['max_diff_1_vs_2']):.1e} |"
+            )
+    return "\n".join(lines)
+
+
+def update_docs(out: Path, page: Path) -> None:
+    """Put the tables of the CSVs in ``out`` between the markers of ``page``."""
+    read = lambda name: list(csv.DictReader(open(out / name))) if (out / name).is_file() else []  # noqa: E731
+    text = page.read_text()
+    start, end = "<!-- large-images:start -->", "<!-- large-images:end -->"
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    table = _table(read("large_memory.csv"), read("large_cluster.csv"))
+    page.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    print(f"updated {page}")
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
@@ -177,6 +218,7 @@ def main() -> None:
     ap.add_argument("--cluster-size", type=int, default=8192)
     ap.add_argument("--chunk", type=int, default=2048)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "data")
+    ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "large-images.md", help="page to update")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -186,6 +228,8 @@ def main() -> None:
         memory(args.sizes, args.out / "large_memory.csv")
     if args.part in ("cluster", "all"):
         cluster(args.cluster_size, args.chunk, args.out / "large_cluster.csv")
+    if args.docs and args.docs.is_file():
+        update_docs(args.out, args.docs)
 
 
 if __name__ == "__main__":
