@@ -32,6 +32,7 @@ import torch
 
 from napari_glra.engine.border import border_pad
 from napari_glra.engine.devices import memory_budget, resolve_device, resolve_precision
+from napari_glra.engine.families import family_warning
 from napari_glra.engine.inputs import (
     Planes,
     analyse_image,
@@ -226,10 +227,10 @@ def make_plan(
     # 6. coefficients
     M, fit_err = kernel_coefficients(mf, k, sigma)
     notes = []
-    msg = noise_warning(mf, sigma)
-    if msg is not None:
-        notes.append(msg)
-        warnings.warn(msg, OutsideTrainingWarning, stacklevel=3)
+    for msg in (noise_warning(mf, sigma), family_warning(mf, k)):
+        if msg is not None:
+            notes.append(msg)
+            warnings.warn(msg, OutsideTrainingWarning, stacklevel=3)
     if n_outliers:
         msg = (
             f"{n_outliers} isolated outlier pixel(s) (hot pixels or cosmic rays: far brighter than all their "

@@ -360,6 +360,16 @@ def _sample_defocus(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any
     na = float(rng.uniform(*r["na"]))
     sampling = float(rng.uniform(*r["sampling"]))
     radius = float(rng.uniform(*r["blur_radius"]))
+    return defocus_kernel(na, sampling, radius)
+
+
+def defocus_kernel(na: float, sampling: float, blur_radius: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """A ``"defocus"`` training kernel: objective ``na``, pixels ``sampling`` x Nyquist, blur radius in px.
+
+    Returns the kernel and the :func:`~napari_glra.physics.optics.defocus_psf` arguments
+    (see :data:`KERNEL_RANGES`).
+    """
+    na, sampling, radius = float(na), float(sampling), float(blur_radius)
     wl, n = DEFOCUS_FIXED["wavelength"], DEFOCUS_FIXED["n_immersion"]
     px = sampling * nyquist_pixel_size(na, wl)
     tan_theta = na / np.sqrt(n * n - na * na)  # geometric blur radius = |z| tan(theta)
