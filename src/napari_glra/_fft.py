@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy import fft as sfft
 
-__all__ = ["centred_rfft2", "next_fast_len", "pad_for_fft"]
+__all__ = ["centred_rfft2", "fft_pads", "next_fast_len", "pad_for_fft", "symmetric_pad"]
 
 
 def next_fast_len(n: int) -> int:
@@ -67,12 +67,31 @@ def pad_for_fft(
     crop : tuple of slice
         ``padded[crop]`` is ``y``.
     """
+    pads, crop = fft_pads(y.shape, kernel_shape, fast_len)
+    return np.pad(y, pads, mode="symmetric"), crop
+
+
+def fft_pads(
+    shape: tuple[int, ...], kernel_shape: tuple[int, ...], fast_len: Callable[[int], int] | None = None
+) -> tuple[list[tuple[int, int]], tuple[slice, slice]]:
+    """The ``(before, after)`` pads of :func:`pad_for_fft` for a 2D ``shape``, and the crop back."""
     p = 2 * int(max(kernel_shape))
     pads = []
     crop = []
-    for n in y.shape:
+    for n in shape:
         total = sfft.next_fast_len(n + 2 * p, real=True) if fast_len is None else int(fast_len(n + 2 * p))
         before = (total - n) // 2
         pads.append((before, total - n - before))
         crop.append(slice(before, before + n))
-    return np.pad(y, pads, mode="symmetric"), (crop[0], crop[1])
+    return pads, (crop[0], crop[1])
+
+
+def symmetric_pad(t: torch.Tensor, pads: list[tuple[int, int]]) -> torch.Tensor:
+    """``numpy.pad(t, pads, mode="symmetric")`` of the last two axes of a tensor (any pad width)."""
+    out = t
+    for axis, (before, after) in zip((-2, -1), pads):
+        n = t.shape[axis]
+        idx = torch.arange(-before, n + after, device=t.device) % (2 * n)
+        idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
+        out = out.index_select(axis % out.ndim, idx)
+    return out

@@ -1,8 +1,9 @@
-"""Everything next to the network: the border extension on the plan's device, stacks in batches."""
+"""Next to the network: the border extension on the device, stacks in batches, the resident path."""
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -62,8 +63,31 @@ def test_cuda_and_cpu_agree_and_batch(stack):
     x, k = stack
     ref = api.deconvolve(x, k, noise_level=0.01, device="cpu", precision="float32")
     plan = make_plan(x, k, noise_level=0.01, device="cuda", precision="float32")
-    assert plan.batch > 1
+    assert plan.batch > 1 and plan.resident
     out = _drain(execute_iter(plan))
     np.testing.assert_allclose(out, ref, atol=1e-3)
     ext = border_extension(x[0], k, 0.01, device="cuda")
     np.testing.assert_allclose(ext, border_extension(x[0], k, 0.01), atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["float", "uint16-outlier-tiled", "stack-batched"])
+def test_resident_path_matches_the_numpy_path_on_the_cpu(stack, case):
+    """The GPU path (everything in torch on the device) run on the CPU gives the numpy path's result."""
+    x, k = stack
+    if case == "float":
+        img, kw, batch = x[0], {}, 1
+    elif case == "uint16-outlier-tiled":
+        img = np.clip(x[1] * 3000 + 150, 0, 65535).astype(np.uint16)
+        img[40, 41] = 65000
+        kw, batch = {"tile_size": 40}, 1
+    else:
+        img, kw, batch = x, {}, 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the planted outlier's warning
+        plan = make_plan(img, k, noise_level=0.01, model="fast", precision="float32", **kw)
+    ref = _drain(execute_iter(plan))
+    out = _drain(execute_iter(dataclasses.replace(plan, resident=True, batch=batch)))
+    assert out.shape == ref.shape and out.dtype == ref.dtype
+    scale = 3000.0 if img.dtype == np.uint16 else 1.0
+    np.testing.assert_allclose(out, ref, atol=2e-5 * scale)
+

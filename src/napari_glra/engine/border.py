@@ -18,10 +18,16 @@ import numpy as np
 import torch
 
 from napari_glra._checks import check_image_2d, check_kernel_2d, positive, positive_int
-from napari_glra._fft import centred_rfft2, next_fast_len, pad_for_fft
+from napari_glra._fft import centred_rfft2, fft_pads, next_fast_len, pad_for_fft, symmetric_pad
 from napari_glra.glra.pseudo_inverse import VALID_MU, gradient_power
 
-__all__ = ["extend_observation", "border_balance", "border_pad", "border_extension"]
+__all__ = [
+    "extend_observation",
+    "border_balance",
+    "border_pad",
+    "border_extension",
+    "border_extension_tensor",
+]
 
 #: ADMM iterations and over-relaxation of the extension.  Measured with
 #: ``benchmarks/border_band.py``'s protocols (100 test images, 48 random crops, one kernel per
@@ -131,13 +137,35 @@ def extend_observation(
         raise ValueError(f"relaxation must be in (0, 2), got {relaxation!r}")
     # even grid lengths: torch's real FFTs are ~2x slower on odd ones (scipy's 5-smooth 1125 vs 1120)
     yp, crop = pad_for_fft(y, k.shape, next_fast_len)
-    dev = torch.device(device)
-    ypt = torch.from_numpy(yp).to(dev)
-    K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32, device=dev), yp.shape)
-    P = torch.from_numpy(gradient_power(yp.shape, half=True)).float().to(dev)
+    ext = _extend_padded(torch.from_numpy(yp).to(torch.device(device)), crop, k, b, n, alpha)
+    return ext.cpu().numpy(), crop
+
+
+def _extend_padded(
+    ypt: torch.Tensor, crop: tuple[slice, slice], k: np.ndarray, b: float, n: int, alpha: float
+) -> torch.Tensor:
+    """The extension on the mirror-padded grid ``ypt`` (the observation at ``crop``), on its device."""
+    shape = tuple(ypt.shape)
+    K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32, device=ypt.device), shape)
+    P = torch.from_numpy(gradient_power(shape, half=True)).float().to(ypt.device)
     ext = _reblur_admm(ypt, crop, K, P, b=b, iterations=n, mu=VALID_MU, alpha=alpha)
     ext[crop] = ypt[crop]
-    return ext.cpu().numpy(), crop
+    return ext
+
+
+def border_extension_tensor(plane: torch.Tensor, kernel: np.ndarray, noise_level: float) -> torch.Tensor:
+    """:func:`border_extension` of a float32 tensor, on the tensor's device (a tensor back).
+
+    The same padding and iterations: on the CPU it equals :func:`border_extension`.
+    """
+    p = border_pad(kernel.shape)
+    pads, crop = fft_pads(tuple(plane.shape), kernel.shape, next_fast_len)
+    yp = symmetric_pad(plane, pads).contiguous()
+    k = np.asarray(kernel, np.float64)
+    ext = _extend_padded(yp, crop, k, border_balance(noise_level), EXTENSION_ITERATIONS, EXTENSION_RELAXATION)
+    r0, c0 = crop[0].start - p, crop[1].start - p
+    h, w = plane.shape
+    return ext[r0 : r0 + h + 2 * p, c0 : c0 + w + 2 * p].contiguous()
 
 
 def border_balance(noise_level: float) -> float:

@@ -29,6 +29,7 @@ from napari_glra.engine.extended import (
 from napari_glra.engine.inputs import Planes, check_finite
 from napari_glra.engine.outliers import plane_noise_scale
 from napari_glra.engine.plan import Plan
+from napari_glra.engine.resident import resident_suits, restore_planes_resident
 from napari_glra.engine.tiling import Tile, region_tiles
 from napari_glra.glra.inference import restore_batch
 
@@ -55,6 +56,10 @@ def restore_plane_iter(
         out = np.empty(raw.shape, work)
     elif out.shape != raw.shape or out.dtype != work:
         raise ValueError(f"out must be a {raw.shape} {np.dtype(work)} array, got {out.shape} {out.dtype}")
+    if resident_suits(plan, raw.shape):  # on the device from end to end, all tiles at once
+        restore_planes_resident(plan, [raw], [out])
+        yield from range(len(plan.tiles))
+        return out
     src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border, plan.device)
     if src is None:  # a constant plane restores to itself
         yield 0
@@ -159,12 +164,19 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
             view(lead, c)[...] = planes.plane(lead, c)
     total = len(units) * n_tiles
     done = 0
-    if plan.batch > 1:
+    if resident_suits(plan, (h, w)):
+        for start in range(0, len(units), plan.batch):
+            group = units[start : start + plan.batch]
+            raws = [planes.plane(lead, c) for lead, c in group]
+            restore_planes_resident(plan, raws, [view(lead, c) for lead, c in group])
+            done += len(group) * n_tiles
+            yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)} (on {plan.device})"
+    elif plan.batch > 1:
         for start in range(0, len(units), plan.batch):
             group = units[start : start + plan.batch]
             raws = [planes.plane(lead, c) for lead, c in group]
             restore_planes(plan, raws, [view(lead, c) for lead, c in group])
-            done += len(group)
+            done += len(group) * n_tiles
             yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)}"
     else:
         for i, (lead, c) in enumerate(units, 1):

@@ -100,6 +100,9 @@ class Plan:
     batch : int
         Planes per network call (:data:`MAX_BATCH` at most): more than one only for
         untiled planes of a stack on a GPU, as many as the memory budget holds.
+    resident : bool
+        Whether planes are restored on the device from end to end
+        (:mod:`~napari_glra.engine.resident`: one copy in, one out); True on a GPU.
     """
 
     planes: Planes | None
@@ -118,6 +121,7 @@ class Plan:
     out_dtype: np.dtype
     notes: tuple[str, ...] = ()
     batch: int = 1
+    resident: bool = False
 
     def __reduce__(self) -> tuple:
         """Pickle for the workers of a dask cluster: the model by reference, without the input.
@@ -156,6 +160,7 @@ class Plan:
             "overlap": mf.net.pad_amount() if len(self.tiles) > 1 else 0,
             "lazy": self.planes.is_dask,
             "planes_per_batch": self.batch,
+            "resident": self.resident,
             "warnings": list(self.notes),
         }
 
@@ -275,4 +280,5 @@ def make_plan(
         out_dtype=out_dtype,
         notes=tuple(notes),
         batch=batch,
+        resident=dev.type == "cuda",
     )

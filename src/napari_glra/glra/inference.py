@@ -16,7 +16,7 @@ import torch
 
 from napari_glra.glra.model_io import ModelFiles
 
-__all__ = ["kernel_coefficients", "restore_plane", "restore_batch"]
+__all__ = ["kernel_coefficients", "restore_plane", "restore_batch", "run_network"]
 
 
 def kernel_coefficients(
@@ -84,24 +84,41 @@ def restore_batch(
         ``(B, H - 2 context, W - 2 context)`` float32 restorations.
     """
     planes = np.asarray(planes, dtype=np.float32)
-    B = planes.shape[0]
-    Mt = torch.as_tensor(np.asarray(M, dtype=np.float32), device=device)
+    y = torch.as_tensor(planes, device=device)
+    obs = None if observed is None else torch.as_tensor(np.asarray(observed, np.float32), device=device)
+    out = run_network(
+        model, y, M, context=context, observed=obs, body_dtype=body_dtype, linear_only=linear_only
+    )
+    return out.float().cpu().numpy()
+
+
+def run_network(
+    model: ModelFiles,
+    y: torch.Tensor,
+    M: np.ndarray,
+    *,
+    context: int | tuple[int, int, int, int] = 0,
+    observed: torch.Tensor | None = None,
+    body_dtype: torch.dtype | None = None,
+    linear_only: bool = False,
+) -> torch.Tensor:
+    """:func:`restore_batch` on tensors, on the network's device (no host copy).
+
+    ``(B, H, W)`` float32 planes in, ``(B, H', W')`` restorations out.
+    """
+    B = y.shape[0]
+    Mt = torch.as_tensor(np.asarray(M, dtype=np.float32), device=y.device)
     if Mt.ndim == 2:
         Mt = Mt[None]
     if Mt.ndim == 3:
         Mt = Mt.expand(B, -1, -1, -1)
-    y = torch.as_tensor(planes, device=device)[:, None]
-    obs = (
-        None
-        if observed is None
-        else torch.as_tensor(np.asarray(observed, np.float32), device=device)[:, None]
-    )
+    obs = None if observed is None else observed[:, None]
     with torch.inference_mode():
         if linear_only:
-            out = model.net.linear(y, Mt, context=context)
+            out = model.net.linear(y[:, None], Mt, context=context)
         else:
-            out = model.net(y, Mt, context=context, observed=obs, body_dtype=body_dtype)
-    return out[:, 0].float().cpu().numpy()
+            out = model.net(y[:, None], Mt, context=context, observed=obs, body_dtype=body_dtype)
+    return out[:, 0]
 
 
 def restore_plane(
