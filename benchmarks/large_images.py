@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/large_images.py                      # both parts, CSVs in docs/data/
     python benchmarks/large_images.py --part memory --sizes 4096 8192
+    python benchmarks/large_images.py --part gpu            # on a CUDA machine: docs/data/large_gpu.csv
 """
 
 from __future__ import annotations
@@ -163,6 +164,46 @@ def cluster(size: int, chunk: int, csv_path: Path) -> list[dict]:
     return rows
 
 
+def gpu(csv_path: Path, repeats: int = 3) -> list[dict]:
+    """Throughput on CUDA: a 64 x 1024² stack and one 8192² plane (targets: 50 and 20 MP/s)."""
+    import torch
+
+    from napari_glra import api
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--part gpu needs a CUDA device")
+    rows = []
+    plane, k = test_plane(8192)
+    stack = np.stack([plane[i * 1024 % 7168 : i * 1024 % 7168 + 1024, :1024] for i in range(64)])
+    for name, img in (("stack 64x1024²", stack), ("plane 8192²", plane)):
+        for model in ("default", "fast"):
+            api.deconvolve(img[:1] if img.ndim == 3 else img[:1024, :1024], k, model=model, device="cuda")
+            best = np.inf
+            for _ in range(repeats):
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                _, info = api.deconvolve(
+                    img, k, model=model, device="cuda", noise_level=0.01, return_info=True
+                )
+                torch.cuda.synchronize()
+                best = min(best, time.perf_counter() - t0)
+            mp = img.size / 1e6
+            row = {
+                "input": name,
+                "model": model,
+                "megapixels": mp,
+                "seconds": best,
+                "mp_per_s": mp / best,
+                "planes_per_batch": info.get("planes_per_batch"),
+                "tiles": info["tiles_per_plane"],
+                "device": torch.cuda.get_device_name(),
+            }
+            print(row, flush=True)
+            rows.append(row)
+    _write(csv_path, rows)
+    return rows
+
+
 def _table(memory_rows: list[dict], cluster_rows: list[dict]) -> str:
     """The markdown tables of docs/large-images.md (from this script's CSVs)."""
     lines = [
@@ -213,7 +254,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["memory", "cluster", "all"], default="all")
+    ap.add_argument("--part", choices=["memory", "cluster", "gpu", "all"], default="all")
     ap.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192, 16384])
     ap.add_argument("--cluster-size", type=int, default=8192)
     ap.add_argument("--chunk", type=int, default=2048)
@@ -228,6 +269,9 @@ def main() -> None:
         memory(args.sizes, args.out / "large_memory.csv")
     if args.part in ("cluster", "all"):
         cluster(args.cluster_size, args.chunk, args.out / "large_cluster.csv")
+    if args.part == "gpu":
+        gpu(args.out / "large_gpu.csv")
+        return
     if args.docs and args.docs.is_file():
         update_docs(args.out, args.docs)
 
