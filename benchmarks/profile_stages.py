@@ -32,7 +32,7 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
     """Per-stage seconds (the minimum over ``repeats`` calls) of one ``size``² restoration."""
     from bench_inference import benchmark_image
 
-    import napari_glra.engine.execute as execute
+    import napari_glra.engine.extended as extended
     import napari_glra.engine.plan as plan
     import napari_glra.glra.network as network
     from napari_glra import api
@@ -55,7 +55,7 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
         setattr(owner, name, timed)
 
     wrap(plan, "kernel_coefficients", "kernel coefficients")
-    wrap(execute, "border_extension", "border extension")
+    wrap(extended, "border_extension", "border extension")
     wrap(network.GLRANet, "_fourier_block", "Fourier block")
     wrap(network.GLRANet, "_scaled_body", "artifact block")
     calls = []

@@ -137,18 +137,25 @@ def extend_observation(
         raise ValueError(f"relaxation must be in (0, 2), got {relaxation!r}")
     # even grid lengths: torch's real FFTs are ~2x slower on odd ones (scipy's 5-smooth 1125 vs 1120)
     yp, crop = pad_for_fft(y, k.shape, next_fast_len)
-    ext = _extend_padded(torch.from_numpy(yp).to(torch.device(device)), crop, k, b, n, alpha)
+    ypt = torch.from_numpy(yp).to(torch.device(device))
+    ext = _extend_padded(ypt, crop, k, balance=b, iterations=n, alpha=alpha)
     return ext.cpu().numpy(), crop
 
 
 def _extend_padded(
-    ypt: torch.Tensor, crop: tuple[slice, slice], k: np.ndarray, b: float, n: int, alpha: float
+    ypt: torch.Tensor,
+    crop: tuple[slice, slice],
+    k: np.ndarray,
+    *,
+    balance: float,
+    iterations: int,
+    alpha: float,
 ) -> torch.Tensor:
     """The extension on the mirror-padded grid ``ypt`` (the observation at ``crop``), on its device."""
     shape = tuple(ypt.shape)
     K = centred_rfft2(torch.as_tensor(k, dtype=torch.float32, device=ypt.device), shape)
     P = torch.from_numpy(gradient_power(shape, half=True)).float().to(ypt.device)
-    ext = _reblur_admm(ypt, crop, K, P, b=b, iterations=n, mu=VALID_MU, alpha=alpha)
+    ext = _reblur_admm(ypt, crop, K, P, b=balance, iterations=iterations, mu=VALID_MU, alpha=alpha)
     ext[crop] = ypt[crop]
     return ext
 
@@ -162,7 +169,14 @@ def border_extension_tensor(plane: torch.Tensor, kernel: np.ndarray, noise_level
     pads, crop = fft_pads(tuple(plane.shape), kernel.shape, next_fast_len)
     yp = symmetric_pad(plane, pads).contiguous()
     k = np.asarray(kernel, np.float64)
-    ext = _extend_padded(yp, crop, k, border_balance(noise_level), EXTENSION_ITERATIONS, EXTENSION_RELAXATION)
+    ext = _extend_padded(
+        yp,
+        crop,
+        k,
+        balance=border_balance(noise_level),
+        iterations=EXTENSION_ITERATIONS,
+        alpha=EXTENSION_RELAXATION,
+    )
     r0, c0 = crop[0].start - p, crop[1].start - p
     h, w = plane.shape
     return ext[r0 : r0 + h + 2 * p, c0 : c0 + w + 2 * p].contiguous()

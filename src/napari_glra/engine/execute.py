@@ -60,7 +60,9 @@ def restore_plane_iter(
         restore_planes_resident(plan, [raw], [out])
         yield from range(len(plan.tiles))
         return out
-    src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border, plan.device)
+    src = extended_plane(
+        raw, plan.imap, plan.kernel, noise_level=plan.noise_level, pad=plan.border, device=plan.device
+    )
     if src is None:  # a constant plane restores to itself
         yield 0
         out[...] = raw
@@ -147,9 +149,12 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
     n_tiles = len(plan.tiles)
     h, w = planes.plane_shape
     batched = f", {plan.batch} planes per network call" if plan.batch > 1 else ""
-    yield 0.0, (
-        f"restoring {len(units)} plane(s) of {h}x{w} px on {plan.device} "
-        f"({n_tiles} tile(s) per plane{batched})"
+    yield (
+        0.0,
+        (
+            f"restoring {len(units)} plane(s) of {h}x{w} px on {plan.device} "
+            f"({n_tiles} tile(s) per plane{batched})"
+        ),
     )
     lead_shape = (len(planes.leads),) if planes.selected is not None else planes.lead_shape
     out = np.empty(lead_shape + (h, w, planes.n_channels), _work_dtype(plan))
@@ -200,7 +205,9 @@ def restore_planes(plan: Plan, raws: list[np.ndarray], outs: list[np.ndarray]) -
     work = _work_dtype(plan)
     srcs, keep = [], []
     for raw, o in zip(raws, outs):
-        src = extended_plane(raw, plan.imap, plan.kernel, plan.noise_level, plan.border, plan.device)
+        src = extended_plane(
+            raw, plan.imap, plan.kernel, noise_level=plan.noise_level, pad=plan.border, device=plan.device
+        )
         if src is None:
             o[...] = raw
         else:
@@ -325,7 +332,13 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
             wr0, wr1 = max(0, r0 - reach), min(h, r1 + reach)
             wc0, wc1 = max(0, c0 - reach), min(w, c1 + reach)
             task = dask.delayed(_restore_block)(
-                shared, plane[wr0:wr1, wc0:wc1], (wr0, wc0), (h, w), bands, stats, ((r0, r1), (c0, c1))
+                shared,
+                plane[wr0:wr1, wc0:wc1],
+                (wr0, wc0),
+                shape=(h, w),
+                bands=bands,
+                stats=stats,
+                core=((r0, r1), (c0, c1)),
             )
             line.append(da.from_delayed(task, shape=(r1 - r0, c1 - c0), dtype=_work_dtype(plan)))
         grid.append(line)
@@ -351,6 +364,7 @@ def _restore_block(
     plan: Plan,
     data: np.ndarray,
     origin: tuple[int, int],
+    *,
     shape: tuple[int, int],
     bands: Bands,
     stats: PlaneStats,

@@ -231,6 +231,7 @@ def extended_plane(
     raw: np.ndarray,
     imap: IntensityMap,
     kernel: np.ndarray,
+    *,
     noise_level: float,
     pad: int,
     device: Any = "cpu",
