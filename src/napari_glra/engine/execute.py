@@ -169,20 +169,14 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
             view(lead, c)[...] = planes.plane(lead, c)
     total = len(units) * n_tiles
     done = 0
-    if resident_suits(plan, (h, w)):
+    grouped = restore_planes_resident if resident_suits(plan, (h, w)) else restore_planes
+    if plan.batch > 1 or grouped is restore_planes_resident:
+        where = f" (on {plan.device})" if grouped is restore_planes_resident else ""
         for start in range(0, len(units), plan.batch):
             group = units[start : start + plan.batch]
-            raws = [planes.plane(lead, c) for lead, c in group]
-            restore_planes_resident(plan, raws, [view(lead, c) for lead, c in group])
+            grouped(plan, [planes.plane(lead, c) for lead, c in group], [view(lead, c) for lead, c in group])
             done += len(group) * n_tiles
-            yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)} (on {plan.device})"
-    elif plan.batch > 1:
-        for start in range(0, len(units), plan.batch):
-            group = units[start : start + plan.batch]
-            raws = [planes.plane(lead, c) for lead, c in group]
-            restore_planes(plan, raws, [view(lead, c) for lead, c in group])
-            done += len(group) * n_tiles
-            yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)}"
+            yield done / total, f"planes {start + 1}-{start + len(group)}/{len(units)}{where}"
     else:
         for i, (lead, c) in enumerate(units, 1):
             for t in restore_plane_iter(plan, planes.plane(lead, c), view(lead, c)):
