@@ -12,7 +12,8 @@ Intensity and noise contract
   the noise on that scale (0.01 = 1 % of the range).
 - Any other image (uint8, uint16, ..., floats on another scale, dim floats) is
   mapped to [0, 1] by a robust affine map derived from the data (offset: the
-  0.1st percentile; range: up to the 99.9th percentile) and the result is
+  0.1st percentile; the 99.9th percentile at 0.9, or the maximum of clipped
+  data at 1) and the result is
   mapped back, on the input's own intensity scale (offset kept, scaling the
   input scales the output).  ``noise_level`` is then a fraction of that range
   (``info["intensity_map"]["scale"]``).  The output is float32 (float64 for

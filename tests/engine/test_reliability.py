@@ -31,9 +31,9 @@ def _quality(out: np.ndarray, x: np.ndarray, scale: float, offset: float = 0.0) 
 def test_quality_does_not_depend_on_the_input_scale(scene, model):
     """The same picture at scales 1e-3 ... 1e3 restores equally well (relative to its range).
 
-    Measured on six image/kernel pairs (camera, astronaut, coffee x Gaussian, motion): spread
-    0.01-0.21 dB, except coffee with motion blur: 0.66 dB (its unit-scale original restores
-    better than any rescaled copy; the models are not fully brightness-invariant).
+    The unit-scale original is used as it is, every rescaled copy is mapped (the same
+    map for all: they restore identically); the difference is the models' sensitivity to
+    the brightness of the mapped copy (see the six pairs below).
     """
     x, y, k = scene
     scores = {}
@@ -43,6 +43,33 @@ def test_quality_does_not_depend_on_the_input_scale(scene, model):
     blurred = psnr(y, x, border=12)
     assert max(scores.values()) - min(scores.values()) <= 0.3, scores
     assert min(scores.values()) > blurred + 1.0, (scores, blurred)
+
+
+_PAIRS = {
+    "camera": lambda: data.camera() / 255.0,
+    "astronaut": lambda: data.astronaut().mean(-1) / 255.0,
+    "coffee": lambda: data.coffee().mean(-1) / 255.0,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gaussian", "motion"])
+@pytest.mark.parametrize("image", sorted(_PAIRS))
+def test_scale_spread_on_six_image_kernel_pairs(image, family):
+    """Spread over scales 1e-3 ... 1e3, default model: measured 0.00-0.14 dB.
+
+    (With the 99.9th percentile of mapped images at 1 instead of 0.9 it was up to 0.32 dB
+    here and 0.66 dB on another coffee crop: the models take an unsaturated picture whose
+    brightest parts reach 1 for a saturated one.)
+    """
+    x = _PAIRS[image]()[150:326, 180:356]
+    params = {"gaussian": {"sigma": 1.6}, "motion": {"length": 15}}[family]
+    k = api.make_kernel(family, **params)
+    y, _ = api.degrade(x, k, noise=0.01, saturation=None, seed=3)
+    p = k.shape[0] // 2
+    scales = (1e-3, 1.0, 3.0, 1e3)
+    scores = [_quality(api.deconvolve((s * y).astype(np.float32), k), x[p:-p, p:-p], s) for s in scales]
+    assert max(scores) - min(scores) <= 0.3, scores
 
 
 def test_float64_with_a_large_offset_keeps_its_detail(scene):

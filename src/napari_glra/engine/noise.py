@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from napari_glra._checks import check_image_2d
 from napari_glra.engine.inputs import analyse_image
-from napari_glra.engine.intensity import MIN_UNIT_HIGH, min_unit_high
+from napari_glra.engine.intensity import MIN_UNIT_HIGH, high_level, min_unit_high
 from napari_glra.engine.outliers import map_without_outliers
 from napari_glra.engine.registry import load_model
 from napari_glra.glra.pseudo_inverse import psf2otf
@@ -200,8 +200,11 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model
     """
     planes = analyse_image(image, channel_axis=channel_axis)
     k = None if kernel is None else prepare_psf(kernel, max_size=None)
-    unit_high = MIN_UNIT_HIGH if model is None else min_unit_high(load_model(model).config)
-    _, mapped, _ = map_without_outliers(planes.samples(), planes.dtype, k, unit_high, planes.map_sample())
+    config = {} if model is None else load_model(model).config
+    unit_high = MIN_UNIT_HIGH if model is None else min_unit_high(config)
+    _, mapped, _ = map_without_outliers(
+        planes.samples(), planes.dtype, k, unit_high, planes.map_sample(), level=high_level(config)
+    )
     return noise_of_planes(mapped, k)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_glra.engine.intensity import MIN_UNIT_HIGH, IntensityMap, fit_intensity_map
+from napari_glra.engine.intensity import HIGH_LEVEL, MIN_UNIT_HIGH, IntensityMap, fit_intensity_map
 
 __all__ = [
     "MIN_STEP",
@@ -144,6 +144,8 @@ def map_without_outliers(
     kernel: np.ndarray | None,
     unit_high: float = MIN_UNIT_HIGH,
     map_sample: list[np.ndarray] | None = None,
+    *,
+    level: float = HIGH_LEVEL,
 ) -> tuple[IntensityMap, list[np.ndarray], int]:
     """The intensity map of raw planes fitted without their outliers, the cleaned mapped planes, the count.
 
@@ -152,15 +154,16 @@ def map_without_outliers(
     With ``map_sample`` (strided subsamples of large planes, whose ``planes`` are central
     crops) the map is fitted on that sample once: one pixel among its millions does
     not move the percentiles, and a subsample has no neighbourhoods to find outliers in.
+    ``level``: see :func:`~napari_glra.engine.intensity.fit_intensity_map`.
     """
     if map_sample is not None:
-        imap = fit_intensity_map(map_sample, dtype, unit_high)
+        imap = fit_intensity_map(map_sample, dtype, unit_high, level=level)
         mapped, count = _map_and_clean(planes, imap, kernel)
         return imap, mapped, count
-    imap = fit_intensity_map(planes, dtype, unit_high)
+    imap = fit_intensity_map(planes, dtype, unit_high, level=level)
     mapped, count = _map_and_clean(planes, imap, kernel)
     if count:
-        imap = fit_intensity_map([imap.inverse(m, np.float64) for m in mapped], dtype, unit_high)
+        imap = fit_intensity_map([imap.inverse(m, np.float64) for m in mapped], dtype, unit_high, level=level)
         mapped, count = _map_and_clean(planes, imap, kernel)
     return imap, mapped, count
 
