@@ -254,7 +254,12 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["memory", "cluster", "gpu", "all"], default="all")
+    ap.add_argument(
+        "--part",
+        choices=["memory", "cluster", "gpu", "all", "docs"],
+        default="all",
+        help="docs: only rewrite the page's tables from the CSVs",
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192, 16384])
     ap.add_argument("--cluster-size", type=int, default=8192)
     ap.add_argument("--chunk", type=int, default=2048)
