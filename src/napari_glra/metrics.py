@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["psnr", "resolution", "ring_snr", "ssim"]
 
 
 def _pair(x: np.ndarray, ref: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,3 +66,77 @@ def ssim(x: np.ndarray, ref: np.ndarray, border: int = 0, data_range: float = 1.
 
     x, ref = _pair(x, ref, border)
     return float(structural_similarity(x, ref, data_range=data_range))
+
+
+
+def ring_snr(x: np.ndarray, ref: np.ndarray, border: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Ring-by-ring signal-to-error ratio of an estimate ``x`` of ``ref`` (Hann-windowed spectra).
+
+    Parameters
+    ----------
+    x, ref : numpy.ndarray
+        2D images of the same shape (``ref``: the ground truth).
+    border : int
+        Pixels ignored on each side.
+
+    Returns
+    -------
+    frequency : numpy.ndarray
+        Ring centres in cycles per pixel (0 to 0.5, one ring per frequency step ``1 / min(H, W)``).
+    snr : numpy.ndarray
+        ``Σ |R|² / Σ |X − R|²`` over each ring: above 1 where the estimate's error is weaker than
+        the true signal.  Unlike the Fourier ring correlation, which a linear filter does not
+        change, it falls both where noise dominates and where detail is smoothed away.
+    """
+    x, ref = _pair(x, ref, border)
+    h, w = x.shape
+    win = np.outer(np.hanning(h), np.hanning(w))
+    R = np.fft.fft2((ref - ref.mean()) * win)
+    E = np.fft.fft2((x - ref - (x - ref).mean()) * win)
+    rad = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+    step = 1.0 / min(h, w)
+    ring = np.floor(rad / step + 0.5).astype(int).ravel()
+    n = int(0.5 / step) + 1
+    keep = ring < n
+    ring = ring[keep]
+    signal = np.bincount(ring, (np.abs(R) ** 2).ravel()[keep], n)
+    error = np.bincount(ring, (np.abs(E) ** 2).ravel()[keep], n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        snr = np.where(error > 0, signal / np.maximum(error, 1e-300), np.inf)
+    return np.arange(n) * step, snr
+
+
+def resolution(x: np.ndarray, ref: np.ndarray, border: int = 0, threshold: float = 2.0) -> float:
+    """Finest detail (pixels per cycle) ``x`` restores of ``ref``: where :func:`ring_snr` falls below 2.
+
+    At a ring SNR of 2 the error has half the power of the true signal: the estimate
+    gets more than half of that ring's detail right (a blur keeping a fraction ``g`` of
+    the ring's amplitude has SNR ``1 / (1 - g)²``: 2 at ``g ≈ 0.29``; white noise crosses
+    where its power reaches half the signal's).  Followed from the lowest frequency up; the
+    crossing is interpolated linearly in log SNR.  Smaller is sharper: 2 px is the
+    sampling limit.  A restoration that smooths filaments into patches, or leaves noise,
+    crosses early.
+
+    Parameters
+    ----------
+    x, ref : numpy.ndarray
+        2D images of the same shape (``ref``: the ground truth).
+    border : int
+        Pixels ignored on each side.
+    threshold : float
+        Ring SNR of the crossing.
+
+    Returns
+    -------
+    float
+        Resolution in pixels (the period of the crossing frequency).
+    """
+    f, snr = ring_snr(x, ref, border)
+    level = np.log(threshold)
+    for i in range(1, len(f)):
+        if snr[i] < threshold:
+            a, b = np.log(max(snr[i - 1], 1e-12)) - level, np.log(max(snr[i], 1e-12)) - level
+            t = 0.0 if a == b else a / (a - b)
+            cross = f[i - 1] + t * (f[i] - f[i - 1])
+            return float(1.0 / max(cross, 1e-6))
+    return 2.0

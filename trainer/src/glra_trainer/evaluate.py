@@ -37,7 +37,7 @@ from napari_glra.api import deconvolve
 from napari_glra.engine.noise import estimate_noise
 from napari_glra.glra.inference import restore_plane
 from napari_glra.glra.model_io import load_model_dir
-from napari_glra.metrics import psnr, ssim
+from napari_glra.metrics import psnr, resolution, ssim
 from napari_glra.physics.degrade import blur, effective_noise
 from napari_glra.physics.kernels import sample_kernel
 from napari_glra.physics.synthetic import fluorescence_image
@@ -266,6 +266,7 @@ def run_evaluate(
                             "method": m,
                             "psnr": psnr(est, xs),
                             "ssim": ssim(est, xs),
+                            "resolution_px": resolution(est, xs),
                             "seconds": dt,
                         }
                     )
@@ -312,6 +313,7 @@ def summarise(rows: list[dict], methods: list[str], cfg: EvaluateConfig) -> dict
                 cell[m] = {
                     "psnr": float(np.mean([r["psnr"] for r in sel])),
                     "ssim": float(np.mean([r["ssim"] for r in sel])),
+                    "resolution_px": float(np.mean([r["resolution_px"] for r in sel])),
                     "seconds": float(np.mean([r["seconds"] for r in sel])),
                 }
             classical = [m for m in CLASSICAL if m in cell]
@@ -330,12 +332,18 @@ def summarise(rows: list[dict], methods: list[str], cfg: EvaluateConfig) -> dict
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
-    """PSNR / SSIM table, one block per noise level, best per column in bold."""
+    """PSNR / SSIM table, one block per noise level, best per column in bold.
+
+    Fluorescence protocols add the resolution (:func:`napari_glra.metrics.resolution`, px:
+    the finest period restored with more than half of its signal power right; smaller is sharper).
+    """
     methods = summary["methods"]
+    fluo = summary.get("protocol", {}).get("eval_source") == "fluorescence"
     lines = []
     for noise, fams in summary["table"].items():
         names = list(fams)
-        lines.append(f"\n**{level_label(noise, summary.get('protocol', {}))}** — PSNR (dB) / SSIM\n")
+        what = "PSNR (dB) / SSIM / resolution (px)" if fluo else "PSNR (dB) / SSIM"
+        lines.append(f"\n**{level_label(noise, summary.get('protocol', {}))}** — {what}\n")
         lines.append("| method | " + " | ".join(names) + " |")
         lines.append("|---" * (len(names) + 1) + "|")
         best = {
@@ -346,6 +354,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
             for f in names:
                 c = fams[f][m]
                 txt = f"{c['psnr']:.2f} / {c['ssim']:.3f}"
+                if fluo and "resolution_px" in c:
+                    txt += f" / {c['resolution_px']:.2f}"
                 cells.append(f"**{txt}**" if best[f] == m else txt)
             lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
         if all("margin_over_best_classical" in fams[f] for f in names):
