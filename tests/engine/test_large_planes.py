@@ -117,6 +117,17 @@ def test_dask_plane_chunked_in_blocks_restores_block_parallel(scene, monkeypatch
     np.testing.assert_allclose(lazy.compute(scheduler="threads"), ref, atol=1e-4)
 
 
+def test_block_parallel_graph_carries_the_plan_once_and_small(scene):
+    cloudpickle = pytest.importorskip("cloudpickle")
+    _, y, k = scene
+    lazy = _restore(da.from_array(y, chunks=(180, 200)), k)
+    graph = dict(lazy.__dask_graph__())
+    sizes = {str(key): len(cloudpickle.dumps(task)) for key, task in graph.items() if "array" not in str(key)}
+    plans = [key for key in sizes if key.startswith("Plan")]
+    assert len(plans) == 1  # one key, which every block task refers to
+    assert max(sizes.values()) < 200_000, max(sizes.items(), key=lambda kv: kv[1])  # no weights, no input
+
+
 def test_dask_stack_chunked_in_plane_and_uint16(scene, large):
     _, y, k = scene
     stack = np.stack([y, y[::-1]])

@@ -314,7 +314,9 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
         stats=stats,
         device=plan.device,
     )
-    shared = dask.delayed(plan, pure=True)  # one key: every task refers to it (pickled once)
+    # one key that every task refers to, pickled once (by its __reduce__: without the input, the model
+    # by reference); traverse=False, or dask would rebuild the dataclass from all its fields
+    shared = dask.delayed(plan, pure=True, traverse=False)
     reach = plan.model.net.pad_amount() + 1
     align = plan.model.net.config.scale
     rows = _block_edges(plane.chunks[0], align)
