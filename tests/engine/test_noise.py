@@ -97,3 +97,18 @@ def test_bad_input():
         estimate_noise(np.zeros(10))
     with pytest.raises(TypeError, match="dtype"):
         estimate_noise(np.array([["a", "b"], ["c", "d"]]))
+
+
+@pytest.mark.parametrize(("family", "params"), [("gaussian", {"sigma": 3.0}), ("disk", {"radius": 6.0})])
+def test_noise_estimators_in_torch_match_numpy(family, params):
+    """The GPU path's estimators (run here on the CPU) give the numpy ones' values."""
+    import torch
+    from skimage import data
+
+    from napari_glra.engine.noise import _spectral_noise_tensor, noise_on_device, pca_noise
+
+    k = make_kernel(family, **params)
+    y, _ = degrade(data.camera()[:300, :320] / 255.0, k, noise=0.01, seed=4)
+    assert noise_on_device(y, k, "cpu") == pytest.approx(estimate_noise_plane(y, k), rel=1e-9)
+    assert noise_on_device(y, None, "cpu") == pytest.approx(pca_noise(y), rel=1e-9)
+    assert _spectral_noise_tensor(torch.as_tensor(y), k) == pytest.approx(spectral_noise(y, k), rel=1e-9)

@@ -36,7 +36,14 @@ from napari_glra.engine.registry import load_model
 from napari_glra.glra.pseudo_inverse import psf2otf
 from napari_glra.physics.psf import prepare_psf
 
-__all__ = ["estimate_noise", "estimate_noise_plane", "noise_of_planes", "pca_noise", "spectral_noise"]
+__all__ = [
+    "estimate_noise",
+    "estimate_noise_plane",
+    "noise_of_planes",
+    "noise_on_device",
+    "pca_noise",
+    "spectral_noise",
+]
 
 #: Patch side of the PCA estimator.
 PATCH = 8
@@ -208,6 +215,75 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model
     return noise_of_planes(mapped, k)
 
 
-def noise_of_planes(planes: list[np.ndarray], kernel: np.ndarray | None) -> float:
-    """Median of :func:`estimate_noise_plane` over planes on the [0, 1] scale (outliers replaced)."""
+def noise_of_planes(
+    planes: list[np.ndarray], kernel: np.ndarray | None, device: str | torch.device | None = None
+) -> float:
+    """Median of :func:`estimate_noise_plane` over planes on the [0, 1] scale (outliers replaced).
+
+    With a ``device`` the same two estimators run in torch there (:func:`noise_on_device`:
+    the engine's GPU path); they agree with the numpy ones to round-off.
+    """
+    if device is not None:
+        return float(np.median([noise_on_device(p, kernel, device) for p in planes]))
     return float(np.median([estimate_noise_plane(p, kernel) for p in planes]))
+
+
+def noise_on_device(plane: np.ndarray, kernel: np.ndarray | None, device: str | torch.device) -> float:
+    """:func:`estimate_noise_plane` (patch PCA, and the periodogram with a kernel) in torch on ``device``."""
+    y = torch.as_tensor(check_image_2d(plane), dtype=torch.float64, device=torch.device(device))
+    s = _pca_noise_tensor(y, PATCH)
+    if kernel is not None:
+        s2 = _spectral_noise_tensor(y, np.asarray(kernel, np.float64))
+        if s2 is not None:
+            s = min(s, s2)
+    return s
+
+
+def _pca_noise_tensor(y: torch.Tensor, patch: int) -> float:
+    """:func:`pca_noise` on a float64 tensor (the same patches, gathered on its device)."""
+    h, w = y.shape
+    p = int(patch)
+    while p > 2 and (h - p + 1) * (w - p + 1) < 4 * p * p:
+        p -= 1
+    if h < p or w < p or p < 2:
+        raise ValueError(f"image plane {tuple(y.shape)} is too small to estimate its noise; give noise_level")
+    nh, nw = h - p + 1, w - p + 1
+    step = max(1, int(np.ceil(np.sqrt(nh * nw / MAX_PATCHES))))
+    i = torch.arange(0, nh, step, device=y.device)
+    j = torch.arange(0, nw, step, device=y.device)
+    d = torch.arange(p, device=y.device)
+    rows = (i[:, None] + d[None, :])[:, None, :, None]  # (ni, 1, p, 1)
+    cols = (j[:, None] + d[None, :])[None, :, None, :]  # (1, nj, 1, p)
+    X = y[rows, cols].reshape(-1, p * p)
+    X = X - X.mean(dim=0)
+    C = X.T @ X / max(X.shape[0] - 1, 1)
+    lam = np.clip(np.sort(torch.linalg.eigvalsh(C).cpu().numpy())[::-1], 0.0, None)
+    for k in range(lam.size):
+        tail = lam[k:]
+        tau = tail.mean()
+        if np.count_nonzero(tail > tau) == np.count_nonzero(tail < tau):
+            return float(np.sqrt(tau))
+    return float(np.sqrt(lam[-1]))
+
+
+def _spectral_noise_tensor(y: torch.Tensor, k: np.ndarray) -> float | None:
+    """:func:`spectral_noise` on a float64 tensor, on its device."""
+    h, w = y.shape
+    ch, cw = min(h, MAX_SPECTRAL_SIDE), min(w, MAX_SPECTRAL_SIDE)
+    if k.ndim != 2 or ch < 2 * k.shape[0] or cw < 2 * k.shape[1]:
+        return None
+    y = y[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
+    kt = torch.as_tensor(k / k.sum(), device=y.device)
+    pad = torch.zeros((ch, cw), dtype=torch.float64, device=y.device)
+    pad[: k.shape[0], : k.shape[1]] = kt
+    pad = torch.roll(pad, (-(k.shape[0] // 2), -(k.shape[1] // 2)), dims=(0, 1))
+    K2 = torch.fft.fft2(pad).abs() ** 2
+    K2[0, 0] = torch.inf
+    sel = K2 < OTF_THRESHOLD
+    if int(sel.sum()) < MIN_FREQUENCIES:
+        return None
+    wr = torch.hann_window(ch + 2, periodic=False, dtype=torch.float64, device=y.device)[1:-1]
+    wc = torch.hann_window(cw + 2, periodic=False, dtype=torch.float64, device=y.device)[1:-1]
+    win = wr[:, None] * wc[None, :]
+    P = torch.fft.fft2((y - y.mean()) * win).abs() ** 2 / (win**2).sum()
+    return float(torch.sqrt(torch.quantile(P[sel], 0.5) / np.log(2)))

@@ -228,7 +228,8 @@ def make_plan(
     imap, mapped, n_outliers = map_without_outliers(
         samples, planes.dtype, k, min_unit_high(mf.config), planes.map_sample(), level=high_level(mf.config)
     )
-    sigma = noise_of_planes(mapped, k) if sigma_given is None else sigma_given
+    on_gpu = dev if dev.type == "cuda" else None  # the GPU path estimates on the device
+    sigma = noise_of_planes(mapped, k, on_gpu) if sigma_given is None else sigma_given
     # 6. coefficients
     M, fit_err = kernel_coefficients(mf, k, sigma)
     notes = []
