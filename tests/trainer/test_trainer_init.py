@@ -10,7 +10,9 @@ import torch
 
 pytest.importorskip("glra_trainer")
 
+from glra_trainer.export import carried_settings  # noqa: E402
 from glra_trainer.fit import init_from_model  # noqa: E402
+from napari_glra.engine.registry import load_model  # noqa: E402
 from napari_glra.glra.model_io import load_model_dir  # noqa: E402
 from napari_glra.glra.network import GLRANet, NetConfig  # noqa: E402
 from napari_glra.physics.kernels import make_kernel  # noqa: E402
@@ -112,3 +114,15 @@ def _export_border(net, old, tmp):
     out = tmp.parent / "border_model"
     save_model(out, net, old.basis, name="b", version="0")
     return out
+
+
+def test_a_fine_tune_keeps_the_source_models_intensity_contract(tmp_path):
+    """The intensity settings travel with a fine-tune; measured kernel limits do not."""
+    micro = load_model("microscopy")
+    carried = carried_settings(str(micro.path))
+    assert carried == {"intensity": micro.config["intensity"]}
+    assert "kernel_limit" not in carried
+    plain = tmp_path / "m"
+    plain.mkdir()
+    (plain / "config.json").write_text(json.dumps({"name": "x"}))
+    assert carried_settings(str(plain)) == {} and carried_settings(None) == {}

@@ -96,6 +96,22 @@ def _training_summary(run: Path) -> dict[str, Any]:
     }
 
 
+def carried_settings(init_from: str | None) -> dict[str, Any]:
+    """Engine settings a fine-tuned model keeps from the model it started from.
+
+    The intensity contract (``intensity`` in the source's ``config.json``: which float
+    images are used as they are, where the map puts the 99.9th percentile) belongs to how
+    the training images were scaled, which a fine-tune keeps.  Measured limits
+    (``kernel_limit``) are not carried: they belong to the weights (measure them again with
+    ``benchmarks/kernel_limits.py --write``).
+    """
+    conf = Path(init_from) / "config.json" if init_from else None
+    if conf is None or not conf.is_file():
+        return {}
+    source = json.loads(conf.read_text())
+    return {"intensity": source["intensity"]} if isinstance(source.get("intensity"), dict) else {}
+
+
 def run_export(cfg: ExportConfig | Mapping[str, Any], log: Callable[[str], None] = print) -> Path:
     """Rebuild the network from the run's checkpoint and write the model directory with its card.
 
@@ -138,6 +154,7 @@ def run_export(cfg: ExportConfig | Mapping[str, Any], log: Callable[[str], None]
         "macs_per_pixel": macs_per_pixel(net.config),
     }
     meta["basis"].update(d=basis.d, m=basis.m)
+    meta.update(carried_settings(run_cfg.get("init_from")))
     save_model(out, net, basis, name=cfg.name, version=cfg.version, metadata=meta)
     card = model_card(cfg.name, cfg.version, {**meta, "network": net.config.to_dict()}, evaluation, more)
     (out / "MODEL.md").write_text(card)
