@@ -37,3 +37,8 @@ def test_smoothing_into_patches_loses_on_resolution_not_on_psnr(cells):
     blobs = gaussian_filter(noisy, 2.5)
     assert psnr(blobs, cells) > psnr(noisy, cells)
     assert resolution(blobs, cells) > resolution(noisy, cells) + 0.5
+
+
+def test_an_estimate_wrong_at_every_scale_gets_the_image_size(cells):
+    rng = np.random.default_rng(3)
+    assert resolution(rng.random(cells.shape), cells) == pytest.approx(160.0)

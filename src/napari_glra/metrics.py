@@ -114,7 +114,8 @@ def resolution(x: np.ndarray, ref: np.ndarray, border: int = 0, threshold: float
     the ring's amplitude has SNR ``1 / (1 - g)²``: 2 at ``g ≈ 0.29``; white noise crosses
     where its power reaches half the signal's).  Followed from the lowest frequency up; the
     crossing is interpolated linearly in log SNR.  Smaller is sharper: 2 px is the
-    sampling limit.  A restoration that smooths filaments into patches, or leaves noise,
+    sampling limit; an estimate whose coarsest ring (period = the image's smaller side)
+    already fails gets that side.  A restoration that smooths filaments into patches, or leaves noise,
     crosses early.
 
     Parameters
@@ -132,11 +133,13 @@ def resolution(x: np.ndarray, ref: np.ndarray, border: int = 0, threshold: float
         Resolution in pixels (the period of the crossing frequency).
     """
     f, snr = ring_snr(x, ref, border)
+    if len(f) < 2 or snr[1] < threshold:  # not even the coarsest ring: the size of the image
+        return float(1.0 / f[1]) if len(f) > 1 else 2.0
     level = np.log(threshold)
-    for i in range(1, len(f)):
+    for i in range(2, len(f)):
         if snr[i] < threshold:
             a, b = np.log(max(snr[i - 1], 1e-12)) - level, np.log(max(snr[i], 1e-12)) - level
             t = 0.0 if a == b else a / (a - b)
             cross = f[i - 1] + t * (f[i] - f[i - 1])
-            return float(1.0 / max(cross, 1e-6))
+            return float(1.0 / cross)
     return 2.0

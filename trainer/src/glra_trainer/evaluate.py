@@ -313,7 +313,7 @@ def summarise(rows: list[dict], methods: list[str], cfg: EvaluateConfig) -> dict
                 cell[m] = {
                     "psnr": float(np.mean([r["psnr"] for r in sel])),
                     "ssim": float(np.mean([r["ssim"] for r in sel])),
-                    "resolution_px": float(np.mean([r["resolution_px"] for r in sel])),
+                    "resolution_px": float(np.median([r["resolution_px"] for r in sel])),
                     "seconds": float(np.mean([r["seconds"] for r in sel])),
                 }
             classical = [m for m in CLASSICAL if m in cell]
@@ -335,7 +335,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
     """PSNR / SSIM table, one block per noise level, best per column in bold.
 
     Fluorescence protocols add the resolution (:func:`napari_glra.metrics.resolution`, px:
-    the finest period restored with more than half of its signal power right; smaller is sharper).
+    the finest period restored with more than half of its signal power right, median over the
+    images; smaller is sharper).
     """
     methods = summary["methods"]
     fluo = summary.get("protocol", {}).get("eval_source") == "fluorescence"
