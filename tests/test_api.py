@@ -74,7 +74,8 @@ def test_dask_through_the_api(blurred, tiny_model):
     out = api.deconvolve(lazy, K, model=tiny_model, noise_level=0.01)
     assert isinstance(out, da.Array)
     ref = api.deconvolve(np.stack([blurred, blurred[::-1]]), K, model=tiny_model, noise_level=0.01)
-    np.testing.assert_allclose(out.compute(), ref, atol=1e-6)
+    # chunked within the planes: restored block-parallel, equal within the tiling tolerance
+    np.testing.assert_allclose(out.compute(), ref, atol=1e-4)
 
 
 def test_load_model_by_path_is_cached_and_reloads_on_change(tiny_model_dir):

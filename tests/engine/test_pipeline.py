@@ -357,7 +357,8 @@ def test_dask_in_dask_out(blurred, tiny_model):
     assert res.data.shape == stack.shape and res.data.dtype == np.float32
     ref = restore(stack, model=tiny_model, noise_level=None)
     assert res.info["noise_level"] == ref.info["noise_level"]
-    np.testing.assert_allclose(res.data.compute(), ref.data, atol=1e-6)
+    # chunked within the planes: restored block-parallel, equal within the tiling tolerance
+    np.testing.assert_allclose(res.data.compute(), ref.data, atol=1e-4)
 
 
 def test_dask_rgb_uint16_plane_indices_and_dtype(blurred, tiny_model):
