@@ -24,10 +24,11 @@ from napari_glra.engine.extended import (
     extended_plane,
     observed_mask,
     plane_bands,
+    stats_from_sample,
     strip_depth,
 )
-from napari_glra.engine.inputs import Planes, check_finite
-from napari_glra.engine.outliers import plane_noise_scale
+from napari_glra.engine.inputs import Planes
+from napari_glra.engine.outliers import noise_sample
 from napari_glra.engine.plan import Plan
 from napari_glra.engine.resident import resident_suits, restore_planes_resident
 from napari_glra.engine.tiling import Tile, region_tiles
@@ -302,9 +303,7 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
 
     h, w = plane.shape
     p = plan.border
-    stats = dask.delayed(_stats_of_sample)(
-        da.min(plane), da.max(plane), _strided_for_outliers(plane), plan.imap
-    )
+    stats = dask.delayed(stats_from_sample)(da.min(plane), da.max(plane), noise_sample(plane), plan.imap)
     bands = dask.delayed(plane_bands)(
         border_strips(plane, strip_depth(p)),
         (h, w),
@@ -340,20 +339,6 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
         grid.append(line)
     out = da.block(grid)
     return out.rechunk(plane.chunks) if out.chunks != plane.chunks else out
-
-
-def _strided_for_outliers(plane: Any) -> Any:
-    step = max(1, int(np.ceil(np.sqrt(plane.size / 1_000_000))))
-    return plane[::step, ::step]
-
-
-def _stats_of_sample(lo: Any, hi: Any, sample: np.ndarray, imap: Any) -> PlaneStats:
-    """:class:`PlaneStats` from a plane's min, max and its strided sample (for the outlier scale)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        check_finite(np.asarray(sample))
-        raise ValueError("image contains NaN or inf values; replace them first (e.g. np.nan_to_num)")
-    constant = not bool(hi > lo)
-    return PlaneStats(constant, 0.0 if constant else plane_noise_scale(np.asarray(sample), imap))
 
 
 def _restore_block(

@@ -28,7 +28,7 @@ import numpy as np
 from napari_glra.engine.border import border_extension
 from napari_glra.engine.inputs import check_finite
 from napari_glra.engine.intensity import IntensityMap
-from napari_glra.engine.outliers import plane_noise_scale, replace_outliers
+from napari_glra.engine.outliers import noise_sample, plane_noise_scale, replace_outliers
 
 __all__ = [
     "LARGE_PLANE",
@@ -41,6 +41,7 @@ __all__ = [
     "observed_mask",
     "plane_bands",
     "plane_stats",
+    "stats_from_sample",
     "strip_depth",
 ]
 
@@ -83,11 +84,20 @@ def strip_depth(border: int) -> int:
 
 def plane_stats(raw: Any, imap: IntensityMap) -> PlaneStats:
     """:class:`PlaneStats` of a raw plane (numpy; reads it, copies only a strided sample)."""
-    lo, hi = np.min(raw), np.max(raw)
+    return stats_from_sample(np.min(raw), np.max(raw), noise_sample(raw), imap, raw)
+
+
+def stats_from_sample(lo: Any, hi: Any, sample: Any, imap: IntensityMap, whole: Any = None) -> PlaneStats:
+    """:class:`PlaneStats` from a plane's min and max and its :func:`noise_sample`.
+
+    Non-finite extremes raise the ``ValueError`` of ``check_finite`` (with the counts, from
+    ``whole`` when given: a dask block task has only the sample).
+    """
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        check_finite(np.asarray(raw))  # raises with the counts
+        check_finite(np.asarray(sample if whole is None else whole))
+        raise ValueError("image contains NaN or inf values; replace them first (e.g. np.nan_to_num)")
     constant = not bool(hi > lo)
-    return PlaneStats(constant, 0.0 if constant else plane_noise_scale(raw, imap))
+    return PlaneStats(constant, 0.0 if constant else plane_noise_scale(np.asarray(sample), imap))
 
 
 def clean_window(raw: Any, imap: IntensityMap, kernel: np.ndarray, stats: PlaneStats) -> np.ndarray:

@@ -133,13 +133,7 @@ def pca_noise(plane: np.ndarray, patch: int = PATCH) -> float:
         The estimate (0 for a constant plane).
     """
     y = check_image_2d(plane)
-    h, w = y.shape
-    # At least ~4 patches per dimension of the patch space for a stable covariance.
-    p = int(patch)
-    while p > 2 and (h - p + 1) * (w - p + 1) < 4 * p * p:
-        p -= 1
-    if h < p or w < p or p < 2:
-        raise ValueError(f"image plane {y.shape} is too small to estimate its noise; give noise_level")
+    p = _patch_side(y.shape, patch)
     win = sliding_window_view(y, (p, p))
     n = win.shape[0] * win.shape[1]
     step = max(1, int(np.ceil(np.sqrt(n / MAX_PATCHES))))
@@ -149,7 +143,12 @@ def pca_noise(plane: np.ndarray, patch: int = PATCH) -> float:
     # the engine's next (torch) steps on small machines (see napari_glra.glra.basis._mm).
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
     C = Xt.T @ Xt / max(X.shape[0] - 1, 1)
-    lam = np.clip(np.sort(torch.linalg.eigvalsh(C).numpy())[::-1], 0.0, None)
+    return _noise_from_eigenvalues(torch.linalg.eigvalsh(C).numpy())
+
+
+def _noise_from_eigenvalues(eigenvalues: np.ndarray) -> float:
+    """The noise std from the patch covariance's eigenvalues: the largest tail whose mean is its median."""
+    lam = np.clip(np.sort(eigenvalues)[::-1], 0.0, None)
     for i in range(lam.size):
         tail = lam[i:]
         tau = tail.mean()
@@ -239,14 +238,21 @@ def noise_on_device(plane: np.ndarray, kernel: np.ndarray | None, device: str | 
     return s
 
 
-def _pca_noise_tensor(y: torch.Tensor, patch: int) -> float:
-    """:func:`pca_noise` on a float64 tensor (the same patches, gathered on its device)."""
-    h, w = y.shape
+def _patch_side(shape: tuple[int, ...], patch: int) -> int:
+    """The PCA patch side for a plane: at least ~4 patches per dimension of the patch space."""
+    h, w = int(shape[0]), int(shape[1])
     p = int(patch)
     while p > 2 and (h - p + 1) * (w - p + 1) < 4 * p * p:
         p -= 1
     if h < p or w < p or p < 2:
-        raise ValueError(f"image plane {tuple(y.shape)} is too small to estimate its noise; give noise_level")
+        raise ValueError(f"image plane {(h, w)} is too small to estimate its noise; give noise_level")
+    return p
+
+
+def _pca_noise_tensor(y: torch.Tensor, patch: int) -> float:
+    """:func:`pca_noise` on a float64 tensor (the same patches, gathered on its device)."""
+    h, w = y.shape
+    p = _patch_side((h, w), patch)
     nh, nw = h - p + 1, w - p + 1
     step = max(1, int(np.ceil(np.sqrt(nh * nw / MAX_PATCHES))))
     i = torch.arange(0, nh, step, device=y.device)
@@ -257,13 +263,7 @@ def _pca_noise_tensor(y: torch.Tensor, patch: int) -> float:
     X = y[rows, cols].reshape(-1, p * p)
     X = X - X.mean(dim=0)
     C = X.T @ X / max(X.shape[0] - 1, 1)
-    lam = np.clip(np.sort(torch.linalg.eigvalsh(C).cpu().numpy())[::-1], 0.0, None)
-    for k in range(lam.size):
-        tail = lam[k:]
-        tau = tail.mean()
-        if np.count_nonzero(tail > tau) == np.count_nonzero(tail < tau):
-            return float(np.sqrt(tau))
-    return float(np.sqrt(lam[-1]))
+    return _noise_from_eigenvalues(torch.linalg.eigvalsh(C).cpu().numpy())
 
 
 def _spectral_noise_tensor(y: torch.Tensor, k: np.ndarray) -> float | None:

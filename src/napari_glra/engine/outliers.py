@@ -20,6 +20,8 @@ models' [0, 1] scale (:mod:`napari_glra.engine.intensity`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from napari_glra.engine.intensity import HIGH_LEVEL, MIN_UNIT_HIGH, IntensityMap, fit_intensity_map
@@ -30,6 +32,7 @@ __all__ = [
     "OutlierWarning",
     "kernel_sharpness",
     "map_without_outliers",
+    "noise_sample",
     "plane_noise_scale",
     "replace_outliers",
 ]
@@ -82,8 +85,13 @@ def plane_noise_scale(raw: np.ndarray, imap: IntensityMap) -> float:
     Computed from the same strided sample of the raw plane, without mapping (copying)
     the whole plane: a large plane's windows share their plane's outlier threshold.
     """
+    return _noise_scale(imap.forward(np.asarray(noise_sample(raw))))
+
+
+def noise_sample(raw: Any) -> Any:
+    """The strided view of a plane (numpy or dask) whose pixels :func:`plane_noise_scale` reads."""
     step = max(1, int(np.ceil(np.sqrt(raw.size / _NOISE_SAMPLES))))
-    return _noise_scale(imap.forward(np.asarray(raw[::step, ::step])))
+    return raw[::step, ::step]
 
 
 def replace_outliers(
