@@ -37,15 +37,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_glra.engine.background import background_level
+
 __all__ = [
     "CLIPPED_FRACTION",
     "HIGH_LEVEL",
     "HIGH_PERCENTILE",
     "LOW_PERCENTILE",
+    "LOW_ESTIMATES",
+    "IntensityContract",
     "IntensityMap",
     "fit_intensity_map",
-    "high_level",
-    "min_unit_high",
+    "intensity_contract",
 ]
 
 #: Percentiles of the robust affine map.
@@ -62,7 +65,7 @@ UNIT_SLACK = 0.25
 MIN_UNIT_HIGH = 0.5
 
 #: Level the 99.9th percentile of a mapped image is put at (models may set their own,
-#: ``intensity.high_level`` in their config: see :func:`high_level`).
+#: ``intensity.high_level`` in their config: see :class:`IntensityContract`).
 HIGH_LEVEL = 0.9
 
 #: Fraction of the sampled pixels at exactly the maximum from which the data count as clipped
@@ -120,42 +123,64 @@ def _wide(dtype: np.dtype) -> bool:
     return dtype.itemsize > 4 or (dtype.kind in "iu" and dtype.itemsize == 4)
 
 
-def _strided_sample(planes: list[np.ndarray], max_samples: int = MAX_SAMPLES) -> np.ndarray:
+def _strided_sample(planes: list[np.ndarray], max_samples: int = MAX_SAMPLES) -> tuple[np.ndarray, int]:
     total = sum(int(p.size) for p in planes)
     step = max(1, int(np.ceil(np.sqrt(total / max_samples))))
-    return np.concatenate([np.asarray(p)[::step, ::step].ravel() for p in planes])
+    return np.concatenate([np.asarray(p)[::step, ::step].ravel() for p in planes]), step
 
 
-def min_unit_high(model_config: dict) -> float:
-    """The model's :data:`MIN_UNIT_HIGH` (its ``config.json`` may set ``intensity.min_unit_high``).
+@dataclass(frozen=True)
+class IntensityContract:
+    """A model's settings of the intensity contract (``intensity`` in its ``config.json``).
 
-    A model trained on the physical [0, 1] scale of its images (``microscopy``: dim,
-    photon-limited fluorescence) sets 0: every float image within [0, 1] is used as it is.
+    Attributes
+    ----------
+    unit_high : float
+        Smallest 99.9th percentile of a float image used as it is (:data:`MIN_UNIT_HIGH`).
+        A model trained on the physical [0, 1] scale of its images (``microscopy``: dim,
+        photon-limited fluorescence) sets 0: every float image within [0, 1] is used as it is.
+    level : float
+        Where the 99.9th percentile of a mapped image goes (:data:`HIGH_LEVEL`).  The
+        ``microscopy`` model was trained with the bright end of its fluorescence images at
+        about 1 (random gains, as a camera frame mapped to 1 gives) and sets 1.
+    low : {"percentile", "background"}
+        How the offset is estimated: the 0.1st percentile of the pixels, or the
+        noise-corrected background level (:func:`napari_glra.engine.background.background_level`),
+        for models trained on a dark background at 0 (``microscopy``).
+    """
+
+    unit_high: float = MIN_UNIT_HIGH
+    level: float = HIGH_LEVEL
+    low: str = "percentile"
+
+
+#: The low-end estimates a contract may name.
+LOW_ESTIMATES = ("percentile", "background")
+
+
+def intensity_contract(model_config: dict) -> IntensityContract:
+    """The contract a model's config sets (``intensity.min_unit_high``, ``.high_level``, ``.low``).
+
+    Settings it does not name keep the natural-image models' defaults.
     """
     rec = model_config.get("intensity")
-    if isinstance(rec, dict) and isinstance(rec.get("min_unit_high"), (int, float)):
-        return float(rec["min_unit_high"])
-    return MIN_UNIT_HIGH
-
-
-def high_level(model_config: dict) -> float:
-    """The model's :data:`HIGH_LEVEL` (its ``config.json`` may set ``intensity.high_level``).
-
-    The ``microscopy`` model was trained with the bright end of its fluorescence images at
-    about 1 (random gains, as a camera frame mapped to 1 gives) and sets 1.
-    """
-    rec = model_config.get("intensity")
-    if isinstance(rec, dict) and isinstance(rec.get("high_level"), (int, float)):
-        return float(rec["high_level"])
-    return HIGH_LEVEL
+    rec = rec if isinstance(rec, dict) else {}
+    default = IntensityContract()
+    unit_high, level = rec.get("min_unit_high"), rec.get("high_level")
+    low = rec.get("low", default.low)
+    if low not in LOW_ESTIMATES:
+        raise ValueError(f"model config: intensity.low must be one of {LOW_ESTIMATES}, got {low!r}")
+    return IntensityContract(
+        unit_high=float(unit_high) if isinstance(unit_high, (int, float)) else default.unit_high,
+        level=float(level) if isinstance(level, (int, float)) else default.level,
+        low=low,
+    )
 
 
 def fit_intensity_map(
     planes: list[np.ndarray],
     dtype: np.dtype,
-    unit_high: float = MIN_UNIT_HIGH,
-    *,
-    level: float = HIGH_LEVEL,
+    contract: IntensityContract | None = None,
 ) -> IntensityMap:
     """Affine map of the intensity contract, from a sample of an image's 2D planes.
 
@@ -166,25 +191,28 @@ def fit_intensity_map(
     dtype : numpy.dtype
         The image's dtype: floats on the unit scale (0.1st/99.9th percentiles
         within :data:`UNIT_SLACK` of [0, 1], the 99.9th at least
-        ``unit_high``) get the identity.
-    unit_high : float
-        Smallest 99.9th percentile of a float image used as it is (see :func:`min_unit_high`).
-    level : float
-        Where the 99.9th percentile of a mapped image goes (see :func:`high_level`); the
-        maximum of clipped data goes to 1.
+        the contract's ``unit_high``) get the identity.
+    contract : IntensityContract, optional
+        The model's settings (default: the natural-image models'): the smallest 99.9th
+        percentile of a float image used as it is, where the 99.9th percentile of a
+        mapped image goes (the maximum of clipped data goes to 1), and how the offset
+        is estimated.
 
     Returns
     -------
     IntensityMap
         The map.
     """
-    sample = _strided_sample(planes)
+    contract = IntensityContract() if contract is None else contract
+    sample, step = _strided_sample(planes)
     lo_all, hi_all = float(sample.min()), float(sample.max())
     lo, median, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, 50.0, HIGH_PERCENTILE]))
+    if contract.low == "background":
+        lo = min(background_level(planes, LOW_PERCENTILE, step), median)
     # The median above 1 is no unit-scale image (the models read values above 1 as saturated: a
     # flat image at 1.04-1.09 came back 0.04 too dark).
     in_unit_range = lo >= -UNIT_SLACK and hi <= 1.0 + UNIT_SLACK and median <= 1.0
-    on_unit_scale = in_unit_range and hi >= unit_high
+    on_unit_scale = in_unit_range and hi >= contract.unit_high
     if np.issubdtype(dtype, np.floating) and on_unit_scale:
         return IntensityMap()
     span = hi - lo
@@ -197,4 +225,4 @@ def fit_intensity_map(
         return IntensityMap(offset=lo, scale=1.0)  # constant image: only the offset matters
     if np.count_nonzero(sample == hi_all) >= max(2, CLIPPED_FRACTION * sample.size):
         return IntensityMap(offset=lo, scale=hi_all - lo)  # clipped: the clipping level at 1
-    return IntensityMap(offset=lo, scale=span / level)
+    return IntensityMap(offset=lo, scale=span / contract.level)

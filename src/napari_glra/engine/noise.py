@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from napari_glra._checks import check_image_2d
 from napari_glra.engine.inputs import analyse_image
-from napari_glra.engine.intensity import MIN_UNIT_HIGH, high_level, min_unit_high
+from napari_glra.engine.intensity import intensity_contract
 from napari_glra.engine.outliers import map_without_outliers
 from napari_glra.engine.registry import load_model
 from napari_glra.glra.pseudo_inverse import psf2otf
@@ -182,7 +182,8 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model
         ``(H, W, 3|4)`` image).
     model : str, path or ModelFiles, optional
         The model the estimate is for: its intensity contract decides which float
-        images are used as they are (:func:`napari_glra.engine.intensity.min_unit_high`;
+        images are used as they are and how the offset is estimated
+        (:func:`napari_glra.engine.intensity.intensity_contract`;
         default: that of the natural-image models).
 
     Returns
@@ -207,9 +208,8 @@ def estimate_noise(image, *, kernel=None, channel_axis: int | None = None, model
     planes = analyse_image(image, channel_axis=channel_axis)
     k = None if kernel is None else prepare_psf(kernel, max_size=None)
     config = {} if model is None else load_model(model).config
-    unit_high = MIN_UNIT_HIGH if model is None else min_unit_high(config)
     _, mapped, _ = map_without_outliers(
-        planes.samples(), planes.dtype, k, unit_high, planes.map_sample(), level=high_level(config)
+        planes.samples(), planes.dtype, k, intensity_contract(config), planes.map_sample()
     )
     return noise_of_planes(mapped, k)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_glra.engine.intensity import HIGH_LEVEL, MIN_UNIT_HIGH, IntensityMap, fit_intensity_map
+from napari_glra.engine.intensity import IntensityContract, IntensityMap, fit_intensity_map
 
 __all__ = [
     "MIN_STEP",
@@ -150,10 +150,8 @@ def map_without_outliers(
     planes: list[np.ndarray],
     dtype: np.dtype,
     kernel: np.ndarray | None,
-    unit_high: float = MIN_UNIT_HIGH,
+    contract: IntensityContract | None = None,
     map_sample: list[np.ndarray] | None = None,
-    *,
-    level: float = HIGH_LEVEL,
 ) -> tuple[IntensityMap, list[np.ndarray], int]:
     """The intensity map of raw planes fitted without their outliers, the cleaned mapped planes, the count.
 
@@ -162,16 +160,16 @@ def map_without_outliers(
     With ``map_sample`` (strided subsamples of large planes, whose ``planes`` are central
     crops) the map is fitted on that sample once: one pixel among its millions does
     not move the percentiles, and a subsample has no neighbourhoods to find outliers in.
-    ``level``: see :func:`~napari_glra.engine.intensity.fit_intensity_map`.
+    ``contract``: the model's, see :func:`~napari_glra.engine.intensity.fit_intensity_map`.
     """
     if map_sample is not None:
-        imap = fit_intensity_map(map_sample, dtype, unit_high, level=level)
+        imap = fit_intensity_map(map_sample, dtype, contract)
         mapped, count = _map_and_clean(planes, imap, kernel)
         return imap, mapped, count
-    imap = fit_intensity_map(planes, dtype, unit_high, level=level)
+    imap = fit_intensity_map(planes, dtype, contract)
     mapped, count = _map_and_clean(planes, imap, kernel)
     if count:
-        imap = fit_intensity_map([imap.inverse(m, np.float64) for m in mapped], dtype, unit_high, level=level)
+        imap = fit_intensity_map([imap.inverse(m, np.float64) for m in mapped], dtype, contract)
         mapped, count = _map_and_clean(planes, imap, kernel)
     return imap, mapped, count
 

@@ -40,7 +40,7 @@ from napari_glra.engine.inputs import (
     check_tile_size,
     resolve_output_dtype,
 )
-from napari_glra.engine.intensity import IntensityMap, high_level, min_unit_high
+from napari_glra.engine.intensity import IntensityMap, intensity_contract
 from napari_glra.engine.kernel_fit import (
     KernelFitWarning,
     families_text,
@@ -226,7 +226,7 @@ def make_plan(
     # 4. intensity map (and isolated outliers), 5. noise
     samples = planes.samples()
     imap, mapped, n_outliers = map_without_outliers(
-        samples, planes.dtype, k, min_unit_high(mf.config), planes.map_sample(), level=high_level(mf.config)
+        samples, planes.dtype, k, intensity_contract(mf.config), planes.map_sample()
     )
     on_gpu = dev if dev.type == "cuda" else None  # the GPU path estimates on the device
     sigma = noise_of_planes(mapped, k, on_gpu) if sigma_given is None else sigma_given
