@@ -202,3 +202,20 @@ def test_large_disk_matches_the_direct_supersampled_coverage():
 def test_disk_supersample_is_bounded(supersample):
     with pytest.raises(ValueError, match=r"supersample must be an integer in \[1, 32\]"):
         make_kernel("disk", radius=3.0, supersample=supersample)
+
+
+def test_sample_kernel_with_other_ranges():
+    """``ranges`` replaces the family's training range (the trainer's ``kernel_ranges``)."""
+    rng = np.random.default_rng(3)
+    sigmas = [sample_kernel("gaussian", rng, ranges={"sigma": (7.0, 9.0)})[1]["sigma"] for _ in range(20)]
+    assert min(sigmas) >= 7.0 and max(sigmas) <= 9.0
+    k, p = sample_kernel(
+        "defocus",
+        np.random.default_rng(4),
+        ranges={"na": (1.4, 1.4), "sampling": (1, 1), "blur_radius": (0, 0)},
+    )
+    assert p["na"] == pytest.approx(1.4) and p["defocus"] == 0.0 and k.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="must give"):
+        sample_kernel("gaussian", rng, ranges={"radius": (1.0, 2.0)})
+    with pytest.raises(ValueError, match="must give"):
+        sample_kernel("gaussian", rng, ranges={"sigma": (3.0, 2.0)})

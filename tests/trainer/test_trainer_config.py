@@ -103,6 +103,24 @@ def test_python_callers_get_a_value_error_naming_the_key(tmp_path):
         EvaluateConfig.load({"crop": "192"})
 
 
+def test_kernel_ranges_are_checked_against_the_families():
+    ok = FitConfig.load(
+        {"families": ["gaussian", "defocus"], "kernel_ranges": {"gaussian": {"sigma": [1.2, 9.0]}}}
+    )
+    assert ok.kernel_ranges == {"gaussian": {"sigma": [1.2, 9.0]}}
+    bad = {
+        "family 'disk' is not trained": {
+            "families": ["gaussian"],
+            "kernel_ranges": {"disk": {"radius": [4, 5]}},
+        },
+        r"kernel_ranges.gaussian: give \['sigma'\]": {"kernel_ranges": {"gaussian": {"s": [1, 2]}}},
+        "low <= high": {"kernel_ranges": {"gaussian": {"sigma": [3, 2]}}},
+    }
+    for message, data in bad.items():
+        with pytest.raises(ConfigError, match=message):
+            FitConfig.load(data)
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_every_shipped_config_loads(path, capsys):
     data = read_config_file(path)

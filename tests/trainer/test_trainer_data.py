@@ -217,3 +217,25 @@ def test_batch_observed_and_p_border(small_basis):
     assert np.all(plain.batch_observed(imgs, 3, np.random.default_rng(1))[3] == 1)
     with pytest.raises(ValueError, match="p_border"):
         Degrader(small_basis, p_border=1.5)
+
+
+def test_kernel_ranges_widen_the_training_kernels(small_basis):
+    """``kernel_ranges``: training draws beyond the basis ranges, up to ``kmax``."""
+    d = Degrader(
+        small_basis,
+        crop=16,
+        kmax=41,
+        families=("gaussian",),
+        kernel_ranges={"gaussian": {"sigma": (5.0, 6.0)}},
+    )
+    sizes = {d.random_kernel("gaussian", np.random.default_rng(i)).shape[0] for i in range(5)}
+    assert min(sizes) >= 31 and max(sizes) <= 41  # sigma 5-6 (6 sigma + 1 px), never above kmax
+    plain = Degrader(small_basis, crop=16, kmax=41, families=("gaussian",))
+    assert max(plain.random_kernel("gaussian", np.random.default_rng(i)).shape[0] for i in range(5)) <= 29
+    too_big = Degrader(
+        small_basis, kmax=21, families=("gaussian",), kernel_ranges={"gaussian": {"sigma": (5.0, 6.0)}}
+    )
+    with pytest.raises(ValueError, match="larger than kmax = 21"):
+        too_big.random_kernel("gaussian", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="not trained"):
+        Degrader(small_basis, families=("gaussian",), kernel_ranges={"disk": {"radius": (4.0, 5.0)}})

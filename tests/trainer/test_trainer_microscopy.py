@@ -83,7 +83,7 @@ def test_fluorescence_protocol_and_tuned_reuse(tmp_path):
         "noise_levels": [500.0],
         "families": ["gaussian", "defocus"],
         "methods": ["wiener", "rl"],
-        "images": 1,
+        "images": 2,
         "tune_images": 1,
         "crop": 80,
         "out": str(tmp_path / "a"),
@@ -94,6 +94,12 @@ def test_fluorescence_protocol_and_tuned_reuse(tmp_path):
     assert a["protocol"]["eval_source"] == "fluorescence" and a["protocol"]["saturation"] == 1.0
     assert set(a["table"]["500.0"]) == {"gaussian", "defocus"}
     assert "Peak 500 photons, read noise 2 photons" in (tmp_path / "a" / "table.md").read_text()
+    # resolution summarised by the median and the geometric mean of the per-image values
+    rows = list(csv.DictReader(open(tmp_path / "a" / "results.csv")))
+    res = [float(r["resolution_px"]) for r in rows if r["method"] == "rl" and r["family"] == "gaussian"]
+    cell = a["table"]["500.0"]["gaussian"]["rl"]
+    assert cell["resolution_px"] == pytest.approx(np.median(res))
+    assert cell["resolution_px_gmean"] == pytest.approx(np.exp(np.mean(np.log(res))))
     # separate seeded test and tuning sets
     test_set, tune_set = fluorescence_set(1, 80, 2024), fluorescence_set(1, 80, 2025)
     assert not np.array_equal(test_set[0], tune_set[0])

@@ -61,6 +61,8 @@ def test_smoke_pipeline(tmp_path, image_dir):
         'train_dir=""',
         "--set",
         f'val_dir="{image_dir}"',
+        "--set",
+        "kernel_ranges={gaussian={sigma=[1.2,2.0]}}",
         "--device",
         "cpu",
     ]
@@ -80,6 +82,8 @@ def test_smoke_pipeline(tmp_path, image_dir):
         main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"'])
         == 0
     )
+    card = (model_dir / "MODEL.md").read_text()
+    assert "family gaussian drawn with sigma 1.2-2 (`kernel_ranges`)" in card
     ev = tmp_path / "eval"
     assert (
         main(

@@ -314,9 +314,12 @@ def make_kernel(kind: str, **params: Any) -> np.ndarray:
 
 
 def sample_kernel(
-    family: str, rng: np.random.Generator, size: int | None = None
+    family: str,
+    rng: np.random.Generator,
+    size: int | None = None,
+    ranges: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Draw a random kernel of ``family`` from :data:`KERNEL_RANGES`.
+    """Draw a random kernel of ``family`` from :data:`KERNEL_RANGES` (or from ``ranges``).
 
     Parameters
     ----------
@@ -327,6 +330,9 @@ def sample_kernel(
     size : int, optional
         Odd side length to embed the kernel in (it is zero-padded, centred);
         must be at least the family's natural size.
+    ranges : dict, optional
+        The family's parameter ranges, in place of its :data:`KERNEL_RANGES` entry (the same
+        parameter names, e.g. ``{"sigma": (1.2, 9.0)}`` for ``"gaussian"``).
 
     Returns
     -------
@@ -338,12 +344,18 @@ def sample_kernel(
     """
     if family not in KERNEL_RANGES:
         raise ValueError(f"unknown kernel family {family!r}; choose one of {sorted(KERNEL_RANGES)}")
+    r = dict(KERNEL_RANGES[family] if ranges is None else ranges)
+    if sorted(r) != sorted(KERNEL_RANGES[family]) or any(not lo <= hi for lo, hi in r.values()):
+        raise ValueError(
+            f"ranges of kernel family {family!r} must give (low, high) for {sorted(KERNEL_RANGES[family])}, "
+            f"got {ranges!r}"
+        )
     if family == "defocus":
-        k, params = _sample_defocus(rng)
+        k, params = _sample_defocus(rng, r)
         if size is not None:
             k = pad_to(k, size)
         return k, params
-    (name, (lo, hi)), = KERNEL_RANGES[family].items()
+    ((name, (lo, hi)),) = r.items()
     value = float(rng.uniform(lo, hi))
     params: dict[str, Any] = {name: value}
     if family == "motion":
@@ -354,9 +366,10 @@ def sample_kernel(
     return k, params
 
 
-def _sample_defocus(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+def _sample_defocus(
+    rng: np.random.Generator, r: dict[str, tuple[float, float]]
+) -> tuple[np.ndarray, dict[str, Any]]:
     """A random ``"defocus"`` kernel and the :func:`~napari_glra.physics.optics.defocus_psf` arguments."""
-    r = KERNEL_RANGES["defocus"]
     na = float(rng.uniform(*r["na"]))
     sampling = float(rng.uniform(*r["sampling"]))
     radius = float(rng.uniform(*r["blur_radius"]))

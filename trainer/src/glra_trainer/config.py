@@ -354,6 +354,10 @@ class FitConfig(Section):
     """Log-uniform gain g of the brightness augmentation."""
     offset_range: Interval = [0.0, 0.0]
     """Uniform offset b of the brightness augmentation (on the [0, 1] scale)."""
+    kernel_ranges: dict[str, dict[str, Interval]] = {}
+    """Per trained family, parameter ranges that replace its ``KERNEL_RANGES`` entry in the
+    training draws (validation keeps the standard ones), e.g. ``{gaussian = {sigma = [1.2, 9.0]}}``;
+    kernels beyond ``kmax`` are drawn again."""
     noise_model: Literal["gaussian", "poisson_gaussian"] = "gaussian"
     """Noise: "gaussian" (noise_min-noise_max) or "poisson_gaussian" (peak photons at intensity 1 and
     read noise in photons, both log-uniform); the network gets the effective std."""
@@ -424,6 +428,14 @@ class FitConfig(Section):
             raise ValueError(f"noise_min ({self.noise_min}) must not exceed noise_max ({self.noise_max})")
         if self.lr_min > self.lr:
             raise ValueError(f"lr_min ({self.lr_min}) must not exceed lr ({self.lr})")
+        for fam, ranges in self.kernel_ranges.items():
+            trained = self.families or list(KERNEL_RANGES)
+            if fam not in trained:
+                raise ValueError(f"kernel_ranges: family {fam!r} is not trained (families {trained})")
+            if sorted(ranges) != sorted(KERNEL_RANGES[fam]):
+                raise ValueError(
+                    f"kernel_ranges.{fam}: give {sorted(KERNEL_RANGES[fam])}, got {sorted(ranges)}"
+                )
         return self
 
 

@@ -157,6 +157,10 @@ class Degrader:
         images to [0, 1]; unit-scale images are used as they are).
     brightness_range, offset_range : tuple of float
         Ranges of ``g`` (positive) and ``b``.
+    kernel_ranges : dict, optional
+        Per family, parameter ranges that replace its
+        :data:`~napari_glra.physics.kernels.KERNEL_RANGES` entry in training draws (e.g.
+        ``{"gaussian": {"sigma": (1.2, 9.0)}}``: larger kernels than the basis was fitted on).
     """
 
     def __init__(
@@ -182,6 +186,7 @@ class Degrader:
         p_brightness: float = 0.0,
         brightness_range: tuple[float, float] = (1.0, 1.0),
         offset_range: tuple[float, float] = (0.0, 0.0),
+        kernel_ranges: dict[str, dict[str, tuple[float, float]]] | None = None,
     ) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown image source {source!r}; choose one of {SOURCES}")
@@ -231,6 +236,10 @@ class Degrader:
         self.p_brightness = float(p_brightness)
         self.brightness_range = (float(brightness_range[0]), float(brightness_range[1]))
         self.offset_range = (float(offset_range[0]), float(offset_range[1]))
+        self.kernel_ranges = {f: dict(r) for f, r in (kernel_ranges or {}).items()}
+        unknown = sorted(set(self.kernel_ranges) - set(self.families))
+        if unknown:
+            raise ValueError(f"kernel_ranges name families {unknown} that are not trained ({self.families})")
 
     @property
     def patch_size(self) -> int:
@@ -361,10 +370,15 @@ class Degrader:
 
     def random_kernel(self, family: str, rng: np.random.Generator) -> np.ndarray:
         """A random kernel of ``family`` (odd, square, unpadded), redrawn while larger than ``kmax``."""
-        k, _ = sample_kernel(family, rng)
-        while k.shape[0] > self.kmax:  # rare, very curled motion paths
-            k, _ = sample_kernel(family, rng)
-        return k
+        ranges = self.kernel_ranges.get(family)
+        for _ in range(200):  # redrawn when larger: rare, very curled motion paths
+            k, _ = sample_kernel(family, rng, ranges=ranges)
+            if k.shape[0] <= self.kmax:
+                return k
+        raise ValueError(
+            f"{family} kernels drawn with {ranges or 'the standard ranges'} are larger than "
+            f"kmax = {self.kmax}: raise kmax or narrow kernel_ranges"
+        )
 
     def random_noise(self, rng: np.random.Generator) -> tuple[float, float | None]:
         """``(noise, peak)`` for :meth:`make`: a Gaussian std, or a read-noise std and a peak photon count."""

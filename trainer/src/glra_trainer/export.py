@@ -71,6 +71,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "p_brightness": record.get("p_brightness") or 0.0,
         "brightness_range": record.get("brightness_range"),
         "offset_range": record.get("offset_range"),
+        "kernel_ranges": record.get("kernel_ranges") or {},
         "noise_model": record.get("noise_model", "gaussian"),
         "peak_range": record.get("peak_range"),
         "read_range": record.get("read_range"),
@@ -319,6 +320,12 @@ def model_card(
         lines.append(f"- Artifact block trained under {c['amp']} autocast (`amp`).")
     if (c.get("echo") or 1) > 1:
         lines.append(f"- Data echoing: each batch used for {c['echo']} consecutive steps (`echo`).")
+    for fam, ranges in (c.get("kernel_ranges") or {}).items():
+        text = ", ".join(f"{name} {lo:g}-{hi:g}" for name, (lo, hi) in ranges.items())
+        lines.append(
+            f"- Training kernels of the family {fam} drawn with {text} (`kernel_ranges`), beyond the basis "
+            "ranges above; the validation kept those."
+        )
     if c.get("p_border"):
         lines.append(
             f"- {100 * c['p_border']:g} % of the samples at an image border, extended as the engine "

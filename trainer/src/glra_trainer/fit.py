@@ -406,6 +406,7 @@ def make_data(cfg: FitConfig, state: TrainingState, log: Callable[[str], None]) 
         p_brightness=cfg.p_brightness,
         brightness_range=tuple(cfg.brightness_range),
         offset_range=tuple(cfg.offset_range),
+        kernel_ranges=cfg.kernel_ranges,  # training only: validation keeps the standard ranges
         **common,
     )
     pg = cfg.noise_model == "poisson_gaussian"
