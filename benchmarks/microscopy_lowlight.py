@@ -17,7 +17,8 @@ high-light image is shown beside them as the reference of what the structures lo
 Run::
 
     python benchmarks/microscopy_lowlight.py                       # model "microscopy"
-    python benchmarks/microscopy_lowlight.py --models microscopy trainer/runs/microscopy_lowlight/export
+    python benchmarks/microscopy_lowlight.py --models trainer/runs/microscopy/export_v1 microscopy \\
+        --labels v1 "v2 (shipped)"                                  # the figure in docs/microscopy.md
 """
 
 from __future__ import annotations

@@ -31,3 +31,50 @@ def test_margin_parser_reads_negative_margins():
     row = "| *margin over best tuned classical* | +0.15 dB (vs a) | -0.11 dB (vs b) | +0.20 dB (vs c) |"
     text = "**Noise 1 %**\n" + row
     assert _margin_rows(text) == [("Noise 1 %", [0.15, -0.11, 0.20])]
+
+
+def _fluorescence_blocks(card: str) -> dict[float, dict[str, list[tuple[float, float, float]]]]:
+    """``{peak photons: {method label: [(PSNR, SSIM, resolution) per family]}}`` of the card's main
+    evaluation (the tables before any "Also evaluated" section)."""
+    main = card.split("## Evaluation", 1)[1].split("### Also evaluated", 1)[0]
+    blocks: dict[float, dict[str, list[tuple[float, float, float]]]] = {}
+    level = None
+    for line in main.splitlines():
+        m = re.match(r"\*\*Peak ([\d.]+) photons", line)
+        if m:
+            level = float(m.group(1))
+            blocks[level] = {}
+        cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
+        if level is not None and len(cells) > 1 and re.fullmatch(r"[\d.]+ / [\d.]+ / [\d.]+", cells[1]):
+            blocks[level][cells[0]] = [tuple(float(v) for v in c.split(" / ")) for c in cells[1:]]
+    return blocks
+
+
+def test_microscopy_card_beats_rl_and_tv_at_every_photon_level():
+    """Issue #22: PSNR and resolution (geometric mean, px) ahead of tuned RL and TV-valid, 10-1000 photons."""
+    card = (resources.files("napari_glra") / "models" / "microscopy" / "MODEL.md").read_text(encoding="utf-8")
+    blocks = _fluorescence_blocks(card)
+    assert sorted(blocks) == [10.0, 30.0, 100.0, 1000.0]
+    rivals = (
+        "Richardson-Lucy (tuned)",
+        "Richardson-Lucy, valid data term (tuned)",
+        "TV, valid data term (tuned)",
+    )
+    for level, rows in blocks.items():
+        model = rows["napari-glra"]
+        assert len(model) == 2  # Gaussian and defocus PSFs
+        for rival in rivals:
+            for fam, (ours, theirs) in enumerate(zip(model, rows[rival])):
+                assert ours[0] > theirs[0], (level, rival, fam, "PSNR", ours, theirs)
+                assert ours[2] < theirs[2], (level, rival, fam, "resolution", ours, theirs)
+
+
+def test_fluorescence_block_parser():
+    text = (
+        "## Evaluation\n**Peak 10 photons, read noise 2 photons** — x\n| method | a | b |\n|---|---|---|\n"
+        "| napari-glra | **31.88 / 0.868 / 49.18** | 32.02 / 0.868 / 49.12 |\n### Also evaluated on y\n"
+        "**Peak 30 photons** — x\n| napari-glra | 1.0 / 0.1 / 2.0 | 1.0 / 0.1 / 2.0 |\n"
+    )
+    assert _fluorescence_blocks(text) == {
+        10.0: {"napari-glra": [(31.88, 0.868, 49.18), (32.02, 0.868, 49.12)]}
+    }

@@ -83,7 +83,7 @@ def test_smoke_pipeline(tmp_path, image_dir):
         == 0
     )
     card = (model_dir / "MODEL.md").read_text()
-    assert "family gaussian drawn with sigma 1.2-2 (`kernel_ranges`)" in card
+    assert "family gaussian drawn with sigma 1.2-2 (`kernel_ranges`), beyond" in card
     ev = tmp_path / "eval"
     assert (
         main(

@@ -324,7 +324,7 @@ def model_card(
         text = ", ".join(f"{name} {lo:g}-{hi:g}" for name, (lo, hi) in ranges.items())
         lines.append(
             f"- Training kernels of the family {fam} drawn with {text} (`kernel_ranges`), beyond the basis "
-            "ranges above; the validation kept those."
+            "ranges above (validation kept the basis ranges)."
         )
     if c.get("p_border"):
         lines.append(
