@@ -40,7 +40,7 @@ def test_config_file_and_overrides(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_smoke_pipeline(tmp_path, image_dir):
+def test_smoke_pipeline(tmp_path, image_dir, capsys):
     run = tmp_path / "run"
     basis = run / "basis.safetensors"
     s = ["--smoke", "--seed", "1"]
@@ -82,6 +82,7 @@ def test_smoke_pipeline(tmp_path, image_dir):
         main(["export", *s, "--set", f'run="{run}"', "--set", 'name="smoke"', "--set", f'out="{model_dir}"'])
         == 0
     )
+    assert f"kernel_limits.py --write --models {model_dir}" in capsys.readouterr().out  # not measured yet
     card = (model_dir / "MODEL.md").read_text()
     assert "family gaussian drawn with sigma 1.2-2 (`kernel_ranges`), beyond" in card
     ev = tmp_path / "eval"
@@ -174,6 +175,7 @@ def test_smoke_pipeline(tmp_path, image_dir):
         )
         == 0
     )
+    assert f"kernel_limits.py --write --models {model_dir}" in capsys.readouterr().out  # not measured yet
     card = (model_dir / "MODEL.md").read_text()
     assert "Wiener (tuned)" in card and f"{cell['model']['psnr']:.2f}" in card
 

@@ -161,6 +161,10 @@ def run_export(cfg: ExportConfig | Mapping[str, Any], log: Callable[[str], None]
     (out / "MODEL.md").write_text(card)
     size = sum(p.stat().st_size for p in out.iterdir())
     log(f"wrote {out} ({size / 1e6:.2f} MB)")
+    log(
+        "no kernel size limit recorded (the engine refuses no kernel size until one is): measure it with "
+        f"python benchmarks/kernel_limits.py --write --models {out} --csv /tmp/kernel_limits.csv"
+    )
     return out
 
 
