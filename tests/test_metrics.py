@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from napari_glra.metrics import psnr, resolution, ring_snr
+from napari_glra.metrics import pooled_resolution, psnr, resolution, ring_snr
 from napari_glra.physics.synthetic import fluorescence_image
 
 
@@ -42,3 +42,19 @@ def test_smoothing_into_patches_loses_on_resolution_not_on_psnr(cells):
 def test_an_estimate_wrong_at_every_scale_gets_the_image_size(cells):
     rng = np.random.default_rng(3)
     assert resolution(rng.random(cells.shape), cells) == pytest.approx(160.0)
+
+
+def test_pooled_resolution_of_a_set(cells):
+    """One pair: the per-image value; a set of any sizes: one crossing between its members'."""
+    sharp, soft = gaussian_filter(cells, 1.0), gaussian_filter(cells, 3.0)
+    assert pooled_resolution([sharp], [cells]) == pytest.approx(resolution(sharp, cells))
+    small = cells[:128, :144]
+    soft_small = gaussian_filter(small, 3.0)
+    r_sharp, r_soft = resolution(sharp, cells), resolution(soft_small, small)
+    assert r_sharp < r_soft
+    assert r_sharp < pooled_resolution([sharp, soft_small], [cells, small]) < r_soft
+    assert pooled_resolution([soft, soft], [cells, cells]) == pytest.approx(resolution(soft, cells))
+    with pytest.raises(ValueError, match="as many estimates as references"):
+        pooled_resolution([sharp], [cells, cells])
+    with pytest.raises(ValueError, match="shapes differ"):
+        pooled_resolution([small], [cells])

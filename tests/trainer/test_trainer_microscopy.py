@@ -100,6 +100,8 @@ def test_fluorescence_protocol_and_tuned_reuse(tmp_path):
     cell = a["table"]["500.0"]["gaussian"]["rl"]
     assert cell["resolution_px"] == pytest.approx(np.median(res))
     assert cell["resolution_px_gmean"] == pytest.approx(np.exp(np.mean(np.log(res))))
+    assert 2.0 <= cell["resolution_px_pooled"] <= 80.0  # the pooled rings of both images
+    assert "geometric mean over the images / pooled" in (tmp_path / "a" / "table.md").read_text()
     # separate seeded test and tuning sets
     test_set, tune_set = fluorescence_set(1, 80, 2024), fluorescence_set(1, 80, 2025)
     assert not np.array_equal(test_set[0], tune_set[0])
