@@ -322,6 +322,11 @@ def test_complex_matmul_in_real_arithmetic():
         ({"balances": []}, r"network\.balances must hold 1 to 16 numbers"),
         ({"balances": [1.0] * 17}, r"network\.balances must hold 1 to 16 numbers"),
         ({"mix": -1}, r"network\.mix must be an integer in \[0, 1024\]"),
+        ({"dilations": [1, 2]}, r"network\.dilations must be a list of network\.depth = 1 integers in \["),
+        ({"dilations": [0]}, r"network\.dilations must be a list of network\.depth = 1 integers"),
+        ({"dilations": [33]}, r"network\.dilations must be a list"),
+        ({"dilations": [1.5]}, r"network\.dilations must be a list"),
+        ({"dilations": "2"}, r"network\.dilations must be a list"),
         ({"mix": "2"}, r"network\.mix must be an integer"),
         (
             {"width": 2, "balances": [0.5, 1.0, 2.0]},
@@ -361,5 +366,38 @@ def test_parameter_bound_matches_the_built_network():
         MULTI,
         NetConfig(),
         NetConfig.from_dict({**MULTI.to_dict(), "scale": 3, "border_channel": True}),
+        NetConfig.from_dict({**CFG.to_dict(), "depth": 3, "dilations": [1, 3, 2]}),
     ):
         assert _parameter_count(cfg) == count_parameters(GLRANet(cfg))
+
+
+# --------------------------------------------------------------------------- dilated middle layers
+DILATED = NetConfig.from_dict({**CFG.to_dict(), "depth": 3, "dilations": [1, 3, 2]})
+
+
+def test_dilations_widen_the_margin_at_the_same_cost():
+    """Each middle layer eats ``dilation * (mid_kernel // 2)`` pixels per side; parameters and
+    multiply-accumulates per pixel do not change."""
+    flat = NetConfig.from_dict({**CFG.to_dict(), "depth": 3})
+    assert flat.margin == 2 + 3 + 1 and DILATED.margin == 2 + 6 + 1
+    assert count_parameters(GLRANet(DILATED)) == count_parameters(GLRANet(flat))
+    assert macs_per_pixel(DILATED) == macs_per_pixel(flat)
+    convs = [m for m in GLRANet(DILATED).body if isinstance(m, torch.nn.Conv2d)]
+    assert [c.dilation[0] for c in convs[2:-1]] == [1, 3, 2]
+    # Without dilations the config (and so a model's config.json) has no such key.
+    assert "dilations" not in flat.to_dict() and NetConfig.from_dict(flat.to_dict()) == flat
+    assert NetConfig.from_dict(DILATED.to_dict()) == DILATED
+    assert DILATED.to_dict()["dilations"] == [1, 3, 2]
+
+
+def test_dilated_network_fft_matches_direct_and_context(small_basis):
+    torch.manual_seed(0)
+    net = GLRANet(DILATED, small_basis.L, small_basis.R, seed=1).double().eval()
+    p = net.pad_amount()
+    y, M = _inputs(H=2 * p + 19, W=2 * p + 12, seed=5)
+    y, M = y.double(), M.double()
+    with torch.no_grad():
+        out = net(y, M)
+        assert out.shape == y.shape
+        np.testing.assert_allclose(out.numpy(), net(y, M, path="direct").numpy(), atol=1e-10)
+        np.testing.assert_allclose(net(y, M, context=p).numpy(), out[..., p:-p, p:-p].numpy(), atol=1e-10)

@@ -11,7 +11,8 @@ Architecture (after Ren et al. 2018):
    ``k1 × k1`` ``width → width`` (the paper's first layer is 15×15 ``m → 128``;
    ours is factored into the exact 1×1 mix above and a smaller spatial
    kernel so that it trains on a CPU), 1×1, ``depth`` × ``3 × 3`` (a wider
-   receptive field at low cost), ``7 × 7`` ``width → 1``.  With ``scale = s > 1``
+   receptive field at low cost; with ``dilations`` each may be dilated, as in
+   IRCNN, for a wider field at the same cost), ``7 × 7`` ``width → 1``.  With ``scale = s > 1``
    the block runs at ``1/s`` resolution on pixel-unshuffled inputs (``s²`` times
    the channels, as in FFDNet) and its last layer makes ``s²`` outputs that are
    pixel-shuffled back: ``s²`` times cheaper per pixel for the same layers, ``s``
@@ -66,6 +67,15 @@ class NetConfig:
     #: Resolution factor of the artifact block: it runs on ``scale x scale`` pixel-unshuffled
     #: inputs and pixel-shuffles its ``scale²`` outputs back (1: full resolution).
     scale: int = 1
+    #: Dilation of each of the ``depth`` middle convolutions (``None``: all 1).  E.g.
+    #: ``(1, 2, 3, 4, 4, 3, 2, 1)`` widens the receptive field from 29 to 53 px at the same
+    #: cost and parameter count (as in IRCNN, Zhang et al. 2017).
+    dilations: tuple[int, ...] | None = None
+
+    @property
+    def mid_dilations(self) -> tuple[int, ...]:
+        """Dilation of each middle convolution (all 1 unless ``dilations`` is given)."""
+        return (1,) * self.depth if self.dilations is None else tuple(self.dilations)
 
     @property
     def n_mix(self) -> int:
@@ -86,6 +96,10 @@ class NetConfig:
         """Plain-dict form (JSON-serialisable; ``balances`` as a list)."""
         d = asdict(self)
         d["balances"] = [float(b) for b in self.balances]
+        if self.dilations is None:
+            del d["dilations"]  # configs without dilations stay readable by earlier versions
+        else:
+            d["dilations"] = [int(v) for v in self.dilations]
         return d
 
     @classmethod
@@ -165,6 +179,7 @@ class NetConfig:
                 )
         else:
             out["mix"] = _int_field(values, "mix", 0, lim["width"])
+        out["dilations"] = _dilations_field(values["dilations"], out["depth"], lim["dilation"])
         cfg = cls(**out)
         n = _parameter_count(cfg)
         if n > lim["parameters"]:
@@ -177,14 +192,16 @@ class NetConfig:
     @property
     def margin(self) -> int:
         """Pixels the valid spatial convolutions eat per side (full-resolution pixels)."""
-        per_layer = self.first_kernel // 2 + self.depth * (self.mid_kernel // 2) + self.last_kernel // 2
+        mid = sum(self.mid_dilations) * (self.mid_kernel // 2)
+        per_layer = self.first_kernel // 2 + mid + self.last_kernel // 2
         return self.scale * per_layer
 
 
 #: Bounds :meth:`NetConfig.from_dict` enforces: ``d`` (odd, the basis window side), ``width``
 #: (also ``mix``), ``depth``, ``kernel`` (odd sides of the artifact block's convolutions),
-#: ``scale``, the number of ``balances`` and the total number of ``parameters``.  The shipped
-#: models use d 151, width <= 48, depth <= 8, kernels <= 7, scale <= 2 and ~0.2 M parameters.
+#: ``scale``, the number of ``balances``, the largest ``dilation`` and the total number of
+#: ``parameters``.  The shipped models use d 151, width <= 48, depth <= 8, kernels <= 7, scale <= 2
+#: and ~0.2 M parameters.
 NET_LIMITS: dict[str, int] = {
     "d": 401,
     "width": 1024,
@@ -192,6 +209,7 @@ NET_LIMITS: dict[str, int] = {
     "kernel": 31,
     "scale": 8,
     "balances": 16,
+    "dilation": 32,
     "parameters": 20_000_000,
 }
 
@@ -219,6 +237,20 @@ def _int_field(
         kind = "an odd integer" if odd else "an integer"
         raise ValueError(f"network.{name} must be {kind} in [{lo}, {hi_name or hi}], got {v!r}")
     return iv
+
+
+def _dilations_field(v: Any, depth: int, hi: int) -> tuple[int, ...] | None:
+    """``network.dilations`` as ``depth`` integers in ``[1, hi]`` (or None), else a ``ValueError``."""
+    if v is None:
+        return None
+    ok = isinstance(v, (list, tuple)) and len(v) == depth
+    ok = ok and all(_is_real(e) and float(e).is_integer() and 1 <= int(e) <= hi for e in v)
+    if not ok:
+        raise ValueError(
+            f"network.dilations must be a list of network.depth = {depth} integers in [1, {hi}], "
+            f"got {v!r:.80}"
+        )
+    return tuple(int(e) for e in v)
 
 
 def _parameter_count(c: NetConfig) -> int:
@@ -348,8 +380,8 @@ class GLRANet(nn.Module):
             nn.Conv2d(c.width, c.width, 1),
             act,
         ]
-        for _ in range(c.depth):
-            layers += [nn.Conv2d(c.width, c.width, c.mid_kernel), act]
+        for dil in c.mid_dilations:
+            layers += [nn.Conv2d(c.width, c.width, c.mid_kernel, dilation=dil), act]
         layers.append(nn.Conv2d(c.width, s2, c.last_kernel))
         self.body = nn.Sequential(*layers)
         # Variance-preserving (Kaiming, leaky ReLU) hidden layers; a near-zero last layer so the

@@ -279,6 +279,8 @@ class NetworkConfig(Section):
     """One more input channel marking the observed pixels."""
     scale: int | None = Field(None, ge=1)
     """Resolution factor of the artifact block (2: half resolution, pixel-unshuffled)."""
+    dilations: list[int] | None = None
+    """Dilation of each middle convolution (``depth`` integers; None: all 1)."""
 
     @field_validator("balances")
     @classmethod
