@@ -158,6 +158,7 @@ def deconvolve(
     tile_size: int | None = None,
     output_dtype: Any = None,
     precision: str = "auto",
+    tta: bool = False,
     progress: Any = None,
     return_info: bool = False,
 ) -> Any:
@@ -199,6 +200,11 @@ def deconvolve(
         CPUs with native bfloat16 (AVX512-BF16/AMX; about 3x faster there,
         -0.003 dB measured on natural images), float32 elsewhere.  The linear
         GLRA block always runs in float32.
+    tta : bool
+        Test-time augmentation: restore the 8 flips and rotations of each plane (with
+        the kernel transformed alike) and average them.  8 times the run time for a
+        small gain everywhere (about +0.1 to +0.3 dB measured by
+        ``benchmarks/tta.py``; docs/inference.md).
     progress : callable or True, optional
         ``progress(fraction, message)`` after each plane or tile, or ``True``
         for a tqdm progress bar.
@@ -257,6 +263,7 @@ def deconvolve(
                 tile_size=tile_size,
                 output_dtype=output_dtype,
                 precision=precision,
+                tta=tta,
             ),
             callback,
         )

@@ -63,6 +63,7 @@ def test_construction(widget, tiny_model_dir):
         "device",
         "precision",
         "tile_size",
+        "tta",
         "apply_to",
         "replace_previous",
         "kernel_fit",
@@ -151,6 +152,23 @@ def test_precision_choice_reaches_the_engine(qtbot, widget, viewer):
     wait_idle(qtbot, widget)
     assert widget.last_error is None, widget.last_error
     assert viewer.layers[-1].metadata["precision"] == "float32"
+
+
+def test_tta_choice_reaches_the_engine(qtbot, widget, viewer):
+    from napari_glra import api
+
+    image, kernel = _add_pair(viewer)
+    widget.tta.value = True
+    widget.noise_level.value = 1.0
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert widget.last_error is None, widget.last_error
+    out = viewer.layers[-1]
+    assert out.metadata["tta"] is True and out.metadata["engine_info"]["tta"] is True
+    ref = api.deconvolve(
+        image.data, kernel.data, noise_level=0.01, model=widget.model.value, device="cpu", tta=True
+    )
+    np.testing.assert_allclose(out.data, ref, atol=1e-5)
 
 
 def test_explicit_noise_and_replace_previous(qtbot, widget, viewer):

@@ -161,6 +161,14 @@ def test_microscopy_smoke_pipeline(tmp_path, image_dir):
     ev2 = tmp_path / "eval2"
     assert main([*evaluate, "--set", f'out="{ev2}"', "--set", f'tuned="{ev / "summary.json"}"']) == 0
     assert json.loads((ev2 / "summary.json").read_text())["tuned_parameters"] == summary["tuned_parameters"]
+    # with test-time augmentation: recorded in the protocol, a different (averaged) model result
+    ev3 = tmp_path / "eval3"
+    tta = ["--set", "model_tta=true", "--set", 'methods=["model"]', "--set", f'tuned="{ev / "summary.json"}"']
+    assert main([*evaluate, *tta, "--set", f'out="{ev3}"']) == 0
+    summary3 = json.loads((ev3 / "summary.json").read_text())
+    assert summary3["protocol"]["model_tta"] is True and summary["protocol"]["model_tta"] is False
+    psnr3 = summary3["table"]["1000.0"]["defocus"]["model"]["psnr"]
+    assert np.isfinite(psnr3) and psnr3 != cell["model"]["psnr"]
 
     # export with the evaluations: the card carries the fluorescence table (and further ones)
     card_args = ["--set", f'eval="{ev / "summary.json"}"', "--set", f'eval_more=["{ev2 / "summary.json"}"]']

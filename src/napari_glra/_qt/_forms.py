@@ -91,6 +91,13 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
             choices=[WHOLE_STACK, CURRENT_PLANE],
             tooltip="For stacks: every plane (lazy for dask data) or only the plane on screen",
         ),
+        CheckBox(
+            name="tta",
+            text="test-time augmentation (8x time)",
+            value=False,
+            tooltip="Restore the 8 flips and rotations of each plane and average them: a small gain "
+            "(about +0.1 to +0.3 dB) for 8 times the run time",
+        ),
         CheckBox(name="replace_previous", text="replace previous output", value=False),
         Label(name="kernel_fit", label="kernel fit", value="–"),
         PushButton(name="run_button", text="Run"),

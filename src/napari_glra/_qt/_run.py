@@ -144,6 +144,7 @@ def output_metadata(
         "device": str(info.get("device", options["device"])),
         "precision": info.get("precision", options.get("precision", "auto")),
         "tile_size": options["tile_size"],
+        "tta": bool(options.get("tta", False)),
         "apply_to": "current plane" if plane is not None else "whole stack",
         "plane_index": plane,
         "time_s": round(outcome.seconds, 3),

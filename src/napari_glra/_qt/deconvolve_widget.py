@@ -178,6 +178,7 @@ class DeconvolveWidget(Container):
             "device": self.device.value,
             "precision": self.precision.value,
             "tile_size": int(round(self.tile_size.value)) or None,
+            "tta": bool(self.tta.value),
             "channel_axis": -1 if getattr(image, "rgb", False) else None,
         }
         self._job = {

@@ -11,11 +11,13 @@ per-plane function (:func:`lazy_result`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
+from napari_glra.engine.augment import TRANSFORMS, backward, forward
 from napari_glra.engine.extended import (
     Bands,
     ExtendedPlane,
@@ -31,7 +33,7 @@ from napari_glra.engine.inputs import Planes
 from napari_glra.engine.outliers import noise_sample
 from napari_glra.engine.plan import Plan
 from napari_glra.engine.resident import resident_suits, restore_planes_resident
-from napari_glra.engine.tiling import Tile, region_tiles
+from napari_glra.engine.tiling import Tile, plan_tiles, region_tiles
 from napari_glra.glra.inference import restore_batch
 
 __all__ = ["execute_iter", "lazy_result", "restore_plane_iter", "restore_planes"]
@@ -51,12 +53,17 @@ def restore_plane_iter(
     The plane is read through its :class:`~napari_glra.engine.extended.ExtendedPlane`
     (extended beyond its border by ``plan.border`` pixels per side); the plan's tiles
     index the extended plane and their cores cover its observed part.
+
+    With test-time augmentation (``plan.augment``) the 8 flips and rotations of the plane
+    are restored in turn (:func:`passes` tiles in all) and their results averaged.
     """
     work = _work_dtype(plan)
     if out is None:
         out = np.empty(raw.shape, work)
     elif out.shape != raw.shape or out.dtype != work:
         raise ValueError(f"out must be a {raw.shape} {np.dtype(work)} array, got {out.shape} {out.dtype}")
+    if plan.augment:
+        return (yield from _augmented_plane_iter(plan, raw, out))
     if resident_suits(plan, raw.shape):  # on the device from end to end, all tiles at once
         restore_planes_resident(plan, [raw], [out])
         yield from range(len(plan.tiles))
@@ -72,6 +79,45 @@ def restore_plane_iter(
         _restore_tile(plan, src, tile, out, (0, 0))
         yield t
     return plan.imap.inverse(out, work)  # in place (out has the work dtype)
+
+
+def passes(plan: Plan) -> int:
+    """Tiles restored per plane: the plan's tiles, times 8 with test-time augmentation."""
+    return len(plan.tiles) * (len(TRANSFORMS) if plan.augment else 1)
+
+
+def _augmented_plane_iter(plan: Plan, raw: np.ndarray, out: np.ndarray) -> Generator[int, None, np.ndarray]:
+    """Restore the 8 flips and rotations of a plane and average them back into ``out``."""
+    acc = np.zeros(raw.shape, np.float64)
+    done = 0
+    for i in range(len(TRANSFORMS)):
+        sub = _transformed_plan(plan, i, raw.shape)
+        gen = restore_plane_iter(sub, np.ascontiguousarray(forward(raw, i)))
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                acc += backward(stop.value, i)
+                break
+            yield done
+            done += 1
+    np.divide(acc, len(TRANSFORMS), out=out, casting="unsafe")
+    return out
+
+
+def _transformed_plan(plan: Plan, index: int, shape: tuple[int, int]) -> Plan:
+    """The plan that restores ``forward(plane, index)`` of a ``shape`` plane, without augmentation."""
+    k, M = plan.augment[index]
+    h, w = forward(np.empty(shape, bool), index).shape
+    p = plan.border
+    tiles = plan_tiles(
+        (h + 2 * p, w + 2 * p),
+        plan.tile_core,
+        plan.model.net.pad_amount(),
+        region=((p, p + h), (p, p + w)),
+        align=plan.model.net.config.scale,
+    )
+    return dataclasses.replace(plan, kernel=k, coefficients=M, tiles=tuple(tiles), augment=())
 
 
 def _restore_tile(plan: Plan, src: ExtendedPlane, tile: Tile, out: np.ndarray, at: tuple[int, int]) -> None:
@@ -147,9 +193,10 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
     """
     planes = plan.planes
     units = planes.units()
-    n_tiles = len(plan.tiles)
+    n_tiles, n_passes = len(plan.tiles), passes(plan)
     h, w = planes.plane_shape
     batched = f", {plan.batch} planes per network call" if plan.batch > 1 else ""
+    batched += ", its 8 flips/rotations averaged" if plan.augment else ""
     yield (
         0.0,
         (
@@ -168,10 +215,10 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
     for lead in planes.leads:
         for c in planes.passthrough:
             view(lead, c)[...] = planes.plane(lead, c)
-    total = len(units) * n_tiles
+    total = len(units) * n_passes
     done = 0
     grouped = restore_planes_resident if resident_suits(plan, (h, w)) else restore_planes
-    if plan.batch > 1 or grouped is restore_planes_resident:
+    if not plan.augment and (plan.batch > 1 or grouped is restore_planes_resident):
         where = f" (on {plan.device})" if grouped is restore_planes_resident else ""
         for start in range(0, len(units), plan.batch):
             group = units[start : start + plan.batch]
@@ -182,7 +229,11 @@ def execute_iter(plan: Plan) -> Generator[tuple[float, str], None, np.ndarray]:
         for i, (lead, c) in enumerate(units, 1):
             for t in restore_plane_iter(plan, planes.plane(lead, c), view(lead, c)):
                 done += 1
-                where = f"plane {i}/{len(units)}" + (f", tile {t + 1}/{n_tiles}" if n_tiles > 1 else "")
+                where = f"plane {i}/{len(units)}"
+                if plan.augment:
+                    where += f", flip/rotation {t // n_tiles + 1}/{n_passes // n_tiles}"
+                if n_tiles > 1:
+                    where += f", tile {t % n_tiles + 1}/{n_tiles}"
                 yield done / total, where
     return _cast(np.ascontiguousarray(_to_input_layout(planes, out)), plan.out_dtype)
 
@@ -229,7 +280,8 @@ def lazy_result(plan: Plan) -> Any:
 
     Planes stored whole in their chunks give one task per chunk (of whole planes).
     Planes chunked along their own axes restore block-parallel (:func:`_blocked_plane`):
-    the result keeps the input's chunks.
+    the result keeps the input's chunks.  With test-time augmentation every plane is
+    restored whole (it is rotated) and the result is rechunked to the input's chunks.
     """
     import dask.array as da
 
@@ -238,8 +290,10 @@ def lazy_result(plan: Plan) -> Any:
     if planes.selected is not None:
         src = da.stack([src[lead] for lead in planes.selected])
     nd = src.ndim
-    if len(src.chunks[nd - 3]) > 1 or len(src.chunks[nd - 2]) > 1:
+    # With test-time augmentation the planes are restored whole (rotated), one task per chunk.
+    if not plan.augment and (len(src.chunks[nd - 3]) > 1 or len(src.chunks[nd - 2]) > 1):
         return _cast(_to_input_layout(planes, _blocked(plan, src)), plan.out_dtype)
+    chunks = src.chunks
     src = src.rechunk({nd - 3: -1, nd - 2: -1, nd - 1: -1})
     passthrough = planes.passthrough
 
@@ -255,6 +309,8 @@ def lazy_result(plan: Plan) -> Any:
         return out
 
     res = src.map_blocks(block, dtype=_work_dtype(plan))
+    if plan.augment and res.chunks != chunks:
+        res = res.rechunk(chunks)
     return _cast(_to_input_layout(planes, res), plan.out_dtype)
 
 

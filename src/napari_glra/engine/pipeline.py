@@ -63,6 +63,7 @@ def deconvolve_iter(
     output_dtype: Any = None,
     plane_indices: Sequence[Any] | None = None,
     precision: str = "auto",
+    tta: bool = False,
 ) -> Generator[tuple[float, str], None, DeconvResult]:
     """Deconvolve an image, yielding progress; the generator's return value is a :class:`DeconvResult`.
 
@@ -75,6 +76,8 @@ def deconvolve_iter(
         stacks ``deconvolve(image[idx])`` for each index along a new first
         axis, and the intensity map and noise level come from those planes.
     precision : {"auto", "float32", "bfloat16"}
+        See :func:`napari_glra.api.deconvolve`.
+    tta : bool
         See :func:`napari_glra.api.deconvolve`.
 
     Yields
@@ -110,6 +113,7 @@ def deconvolve_iter(
         output_dtype=output_dtype,
         plane_indices=plane_indices,
         precision=precision,
+        tta=tta,
     )
     info = plan.info()
     if plan.planes.is_dask:

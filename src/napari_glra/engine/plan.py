@@ -13,7 +13,9 @@ frozen :class:`Plan`:
 5. estimate the noise level unless it is given (:mod:`~napari_glra.engine.noise`);
 6. compute the kernel's GLRA coefficients and fit error (:mod:`~napari_glra.glra.inference`);
 7. plan the tiles of the border-extended plane (:mod:`~napari_glra.engine.tiling`,
-   :mod:`~napari_glra.engine.border`).
+   :mod:`~napari_glra.engine.border`);
+8. with ``tta``, the kernel's 8 flips and rotations and their coefficients
+   (:mod:`~napari_glra.engine.augment`).
 
 :mod:`~napari_glra.engine.execute` then restores the planes the plan describes.
 """
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_glra.engine.augment import transformed_kernels
 from napari_glra.engine.border import border_pad
 from napari_glra.engine.devices import memory_budget, resolve_device, resolve_precision
 from napari_glra.engine.families import family_warning
@@ -103,6 +106,9 @@ class Plan:
     resident : bool
         Whether planes are restored on the device from end to end
         (:mod:`~napari_glra.engine.resident`: one copy in, one out); True on a GPU.
+    augment : tuple
+        Test-time augmentation: ``(kernel, coefficients)`` of each of the 8 flips and
+        rotations (:mod:`~napari_glra.engine.augment`); empty without it.
     """
 
     planes: Planes | None
@@ -122,6 +128,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     batch: int = 1
     resident: bool = False
+    augment: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     def __reduce__(self) -> tuple:
         """Pickle for the workers of a dask cluster: the model by reference, without the input.
@@ -161,6 +168,7 @@ class Plan:
             "lazy": self.planes.is_dask,
             "planes_per_batch": self.batch,
             "resident": self.resident,
+            "tta": bool(self.augment),
             "warnings": list(self.notes),
         }
 
@@ -195,6 +203,7 @@ def make_plan(
     output_dtype: Any = None,
     plane_indices: Sequence[Any] | None = None,
     precision: str = "auto",
+    tta: bool = False,
 ) -> Plan:
     """Validate the inputs and decide everything a restoration needs (see the module's steps).
 
@@ -210,6 +219,8 @@ def make_plan(
     planes = analyse_image(image, channel_axis=channel_axis, plane_indices=plane_indices)
     out_dtype = resolve_output_dtype(output_dtype, planes.dtype)
     tile = check_tile_size(tile_size)
+    if not isinstance(tta, (bool, np.bool_)):
+        raise TypeError(f"tta must be True or False, got {tta!r}")
     sigma_given = None if noise_level is None else check_noise_level(noise_level)
     # 2. load
     mf = load_model(model)
@@ -261,7 +272,7 @@ def make_plan(
         align=mf.net.config.scale,
     )
     batch = 1
-    if core is None and dev.type == "cuda" and len(planes.units()) > 1:
+    if core is None and dev.type == "cuda" and len(planes.units()) > 1 and not tta:
         one = estimate_memory(mf, (h + 2 * bp, w + 2 * bp))
         batch = int(max(1, min(MAX_BATCH, len(planes.units()), memory_budget(dev) // max(one, 1.0))))
     return Plan(
@@ -282,4 +293,5 @@ def make_plan(
         notes=tuple(notes),
         batch=batch,
         resident=dev.type == "cuda",
+        augment=transformed_kernels(mf, k, sigma) if tta else (),
     )

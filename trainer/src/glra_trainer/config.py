@@ -489,6 +489,8 @@ class EvaluateConfig(Section):
     """None: 1.2 for "folder" (the paper's), none (1) for "fluorescence"."""
     model_noise: Literal["known", "estimated"] = "known"
     """Noise level given to the model: "known" or "estimated" (the engine's)."""
+    model_tta: bool = False
+    """Run the model with test-time augmentation (its 8 flips and rotations averaged)."""
     fluorescence: dict[str, Any] = {}
     """Keyword arguments of napari_glra.physics.synthetic.fluorescence_image."""
 

@@ -82,6 +82,7 @@ PROTOCOL_KEYS = (
     "read_noise",
     "saturation",
     "model_noise",
+    "model_tta",
     "fluorescence",
 )
 
@@ -251,7 +252,9 @@ def run_evaluate(
                 for m in methods:
                     t = time.time()
                     if m == "model":  # the engine users run (border extension, noise level as configured)
-                        est = deconvolve(y, k, noise_level=sigma, model=model, device=str(device))
+                        est = deconvolve(
+                            y, k, noise_level=sigma, model=model, device=str(device), tta=cfg.model_tta
+                        )
                     elif m == "linear":
                         s_lin = estimate_noise(y, kernel=k) if sigma is None else sigma
                         est = restore_plane(model, y, k, s_lin, device=device, linear_only=True)

@@ -190,6 +190,8 @@ def _evaluation_text(evaluation: dict[str, Any]) -> list[str]:
         if p.get("model_noise") == "estimated"
         else "the model is given the true noise level"
     )
+    if p.get("model_tta"):
+        given += ", with test-time augmentation (`tta=True`: its 8 flips and rotations averaged)"
     if p.get("eval_source", "folder") == "fluorescence":
         text = (
             f"{p['images']} seeded {p['crop']}×{p['crop']} synthetic fluorescence images (seed {p['seed']}), "
