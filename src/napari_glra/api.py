@@ -203,8 +203,8 @@ def deconvolve(
     tta : bool
         Test-time augmentation: restore the 8 flips and rotations of each plane (with
         the kernel transformed alike) and average them.  8 times the run time for a
-        small gain everywhere (about +0.1 to +0.3 dB measured by
-        ``benchmarks/tta.py``; docs/inference.md).
+        small gain (measured on the model cards: +0.14 to +0.31 dB for ``microscopy``,
+        +0.03 to +0.15 dB for ``default``; docs/inference.md).
     progress : callable or True, optional
         ``progress(fraction, message)`` after each plane or tile, or ``True``
         for a tqdm progress bar.

@@ -96,7 +96,8 @@ def deconvolve_form(viewer: napari.viewer.Viewer, model_choices: Callable[..., l
             text="test-time augmentation (8x time)",
             value=False,
             tooltip="Restore the 8 flips and rotations of each plane and average them: a small gain "
-            "(about +0.1 to +0.3 dB) for 8 times the run time",
+            "(measured +0.14 to +0.31 dB for 'microscopy', +0.03 to +0.15 dB for 'default') for 8 times "
+            "the run time",
         ),
         CheckBox(name="replace_previous", text="replace previous output", value=False),
         Label(name="kernel_fit", label="kernel fit", value="–"),
