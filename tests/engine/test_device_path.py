@@ -70,7 +70,7 @@ def test_cuda_and_cpu_agree_and_batch(stack):
     np.testing.assert_allclose(ext, border_extension(x[0], k, 0.01), atol=1e-4)
 
 
-@pytest.mark.parametrize("case", ["float", "uint16-outlier-tiled", "stack-batched"])
+@pytest.mark.parametrize("case", ["float", "uint16-outlier-tiled", "stack-batched", "tta-not-square"])
 def test_resident_path_matches_the_numpy_path_on_the_cpu(stack, case):
     """The GPU path (everything in torch on the device) run on the CPU gives the numpy path's result."""
     x, k = stack
@@ -80,6 +80,8 @@ def test_resident_path_matches_the_numpy_path_on_the_cpu(stack, case):
         img = np.clip(x[1] * 3000 + 150, 0, 65535).astype(np.uint16)
         img[40, 41] = 65000
         kw, batch = {"tile_size": 40}, 1
+    elif case == "tta-not-square":  # each flip/rotation through the resident path, sides swapped
+        img, kw, batch = np.ascontiguousarray(x[0][:, :-9]), {"tta": True}, 1
     else:
         img, kw, batch = x, {}, 3
     with warnings.catch_warnings():

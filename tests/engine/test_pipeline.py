@@ -423,6 +423,9 @@ def test_cuda_matches_cpu(blurred, tiny_model):  # pragma: no cover - GPU machin
     a = restore(blurred, model=tiny_model, device="cpu").data
     b = restore(blurred, model=tiny_model, device="cuda").data
     assert np.abs(a - b).max() < 1e-4
+    a = restore(blurred[:, :-5], model=tiny_model, device="cpu", tta=True).data
+    b = restore(blurred[:, :-5], model=tiny_model, device="cuda", tta=True).data
+    assert np.abs(a - b).max() < 1e-4
 
 
 # --------------------------------------------------------------------------- bad input
