@@ -178,3 +178,17 @@ def test_module_defaults_are_the_models():
 
     for module, command in ((basis, "basis"), (fit, "fit"), (evaluate, "evaluate"), (export, "export")):
         assert module.DEFAULTS == SECTIONS[command]().model_dump()
+
+
+def test_smoke_runs_never_write_over_real_outputs(capsys, tmp_path):
+    """``--smoke`` sends every output to a ``smoke`` folder: a real checkpoint, basis, evaluation or
+    shipped model (``export``'s default ``out`` is the package's model folder) is never overwritten."""
+    assert _printed(capsys, ["basis", "--smoke"])["out"] == "trainer/runs/default/smoke/basis.safetensors"
+    assert _printed(capsys, ["fit", "--smoke"])["out"] == "trainer/runs/default/smoke"
+    assert _printed(capsys, ["evaluate", "--smoke"])["out"] == "trainer/runs/default/eval/smoke"
+    export = _printed(capsys, ["export", "--smoke"])
+    assert export["run"] == "trainer/runs/default/smoke"
+    assert export["out"] == "trainer/runs/default/smoke/export"
+    assert _printed(capsys, ["export"])["out"] is None  # without --smoke: the package's model folder
+    # an explicit --set still wins
+    assert _printed(capsys, ["fit", "--smoke", "--set", f'out="{tmp_path}"'])["out"] == str(tmp_path)

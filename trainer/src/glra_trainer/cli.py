@@ -15,6 +15,7 @@ import copy
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import tomllib
@@ -98,6 +99,7 @@ def build_config(command: str, args: argparse.Namespace) -> Section:
             raw[k] = copy.deepcopy(v)
         if command == "evaluate":  # Gaussian std or photon counts, as the protocol reads them
             raw["noise_levels"] = list(raw["noise_levels"])[:1]
+        _smoke_outputs(command, raw)
     for item in args.set or []:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got {item!r}")
@@ -108,6 +110,25 @@ def build_config(command: str, args: argparse.Namespace) -> Section:
     if getattr(args, "device", None):
         raw["device"] = args.device
     return model.load(raw)
+
+
+def smoke_path(path: str) -> str:
+    """Where ``--smoke`` writes instead of ``path``: a ``smoke`` folder inside (folder) or beside (file) it.
+
+    A smoke run must never overwrite a real run's checkpoint, a fitted basis, an
+    evaluation or a shipped model (``export``'s default ``out`` is the package's model folder).
+    """
+    p = Path(path)
+    return str(p.parent / "smoke" / p.name) if p.suffix else str(p / "smoke")
+
+
+def _smoke_outputs(command: str, raw: dict[str, Any]) -> None:
+    """Send a smoke run's outputs to :func:`smoke_path` (``--set out=...`` still wins, it comes later)."""
+    if command == "export":  # reads the smoke fit's run, writes beside it
+        raw["run"] = smoke_path(raw["run"])
+        raw["out"] = str(Path(raw["run"]) / "export")
+    else:
+        raw["out"] = smoke_path(raw["out"])
 
 
 def _common(p: argparse.ArgumentParser) -> None:
