@@ -31,9 +31,9 @@ from napari_glra.engine.extended import (
 )
 from napari_glra.engine.inputs import Planes
 from napari_glra.engine.outliers import noise_sample
-from napari_glra.engine.plan import Plan
+from napari_glra.engine.plan import Plan, plane_tiles
 from napari_glra.engine.resident import resident_suits, restore_planes_resident
-from napari_glra.engine.tiling import Tile, plan_tiles, region_tiles
+from napari_glra.engine.tiling import Tile, region_tiles
 from napari_glra.glra.inference import restore_batch
 
 __all__ = ["execute_iter", "lazy_result", "restore_plane_iter", "restore_planes"]
@@ -108,16 +108,8 @@ def _augmented_plane_iter(plan: Plan, raw: np.ndarray, out: np.ndarray) -> Gener
 def _transformed_plan(plan: Plan, index: int, shape: tuple[int, int]) -> Plan:
     """The plan that restores ``forward(plane, index)`` of a ``shape`` plane, without augmentation."""
     k, M = plan.augment[index]
-    h, w = forward(np.empty(shape, bool), index).shape
-    p = plan.border
-    tiles = plan_tiles(
-        (h + 2 * p, w + 2 * p),
-        plan.tile_core,
-        plan.model.net.pad_amount(),
-        region=((p, p + h), (p, p + w)),
-        align=plan.model.net.config.scale,
-    )
-    return dataclasses.replace(plan, kernel=k, coefficients=M, tiles=tuple(tiles), augment=())
+    tiles = plane_tiles(plan.model, forward(np.empty(shape, bool), index).shape, plan.tile_core, plan.border)
+    return dataclasses.replace(plan, kernel=k, coefficients=M, tiles=tiles, augment=())
 
 
 def _restore_tile(plan: Plan, src: ExtendedPlane, tile: Tile, out: np.ndarray, at: tuple[int, int]) -> None:

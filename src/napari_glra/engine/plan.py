@@ -58,7 +58,7 @@ from napari_glra.engine.tiling import Tile, auto_tile, estimate_memory, plan_til
 from napari_glra.glra.inference import kernel_coefficients
 from napari_glra.glra.model_io import ModelFiles
 
-__all__ = ["MAX_BATCH", "Plan", "make_plan"]
+__all__ = ["MAX_BATCH", "Plan", "make_plan", "plane_tiles"]
 
 #: Most planes of a stack restored in one network call (on a GPU).
 MAX_BATCH = 16
@@ -180,6 +180,24 @@ def _rebuild_plan(model_path: str | None, device: str, fields: dict[str, Any]) -
     return Plan(**fields)
 
 
+def plane_tiles(mf: ModelFiles, shape: tuple[int, int], core: int | None, border: int) -> tuple[Tile, ...]:
+    """Tiles of a ``shape`` plane extended by ``border`` pixels per side.
+
+    Their cores cover the observed plane only and are aligned to the model's artifact-block
+    cells (so that tiled and untiled runs agree).
+    """
+    h, w = shape
+    return tuple(
+        plan_tiles(
+            (h + 2 * border, w + 2 * border),
+            core,
+            mf.net.pad_amount(),
+            region=((border, border + h), (border, border + w)),
+            align=mf.net.config.scale,
+        )
+    )
+
+
 def _fit_warning(mf: ModelFiles, fit_error: float) -> str | None:
     threshold = fit_warning_threshold(mf)
     if fit_error <= threshold:
@@ -264,13 +282,7 @@ def make_plan(
     # model's artifact-block cells, so that tiled and untiled runs agree).
     core = tile if tile is not None else auto_tile(mf, (h, w), memory_budget(dev))
     bp = border_pad(k.shape)
-    tiles = plan_tiles(
-        (h + 2 * bp, w + 2 * bp),
-        core,
-        mf.net.pad_amount(),
-        region=((bp, bp + h), (bp, bp + w)),
-        align=mf.net.config.scale,
-    )
+    tiles = plane_tiles(mf, (h, w), core, bp)
     batch = 1
     if core is None and dev.type == "cuda" and len(planes.units()) > 1 and not tta:
         one = estimate_memory(mf, (h + 2 * bp, w + 2 * bp))
@@ -287,7 +299,7 @@ def make_plan(
         coefficients=M,
         fit_error=float(fit_err),
         border=bp,
-        tiles=tuple(tiles),
+        tiles=tiles,
         tile_core=core,
         out_dtype=out_dtype,
         notes=tuple(notes),
