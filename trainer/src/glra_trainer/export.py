@@ -79,6 +79,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "family_weights": record.get("family_weights"),
         "amp": record.get("amp"),
         "p_border": record.get("p_border") or 0.0,
+        "fft_loss": record.get("fft_loss") or 0.0,
         "init_from": record.get("init_model") or describe_init(record.get("init_from")),
         "init_keep_basis": bool(record.get("init_keep_basis")),
         "init_linear_only": bool(record.get("init_linear_only")),
@@ -336,6 +337,11 @@ def model_card(
         lines.append(
             f"- {100 * c['p_border']:g} % of the samples at an image border, extended as the engine "
             "does; loss on observed pixels only (`p_border`)."
+        )
+    if c.get("fft_loss"):
+        lines.append(
+            f"- Loss: pixel L1 plus {c['fft_loss']:g} × the L1 norm of the error's Fourier transform "
+            "(`fft_loss`)."
         )
     lines += [_phase_text(p) for p in c.get("phases", [])]
     lines += [

@@ -481,15 +481,22 @@ class TrainingLog:
 def training_step(
     state: TrainingState, batch: tuple[torch.Tensor, ...], cfg: FitConfig, amp: torch.dtype | None
 ) -> float:
-    """One optimiser step on a batch: L1 loss (on observed pixels only with ``p_border``); returns it."""
+    """One optimiser step on a batch; returns its loss.
+
+    The loss is the L1 error (on observed pixels only with ``p_border``), plus ``fft_loss`` times the
+    mean modulus of the error's orthonormal 2D Fourier transform.
+    """
     net, ctx = state.net, cfg.context
     y, x, M, obs = batch
     if cfg.p_border > 0:
         keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
-        err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x).abs() * keep
-        loss = err.sum() / keep.sum()
+        err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x) * keep
+        loss = err.abs().sum() / keep.sum()
     else:
-        loss = (net(y, M, context=ctx, body_dtype=amp) - x).abs().mean()
+        err = net(y, M, context=ctx, body_dtype=amp) - x
+        loss = err.abs().mean()
+    if cfg.fft_loss > 0:
+        loss = loss + cfg.fft_loss * torch.fft.rfft2(err.float(), norm="ortho").abs().mean()
     state.opt.zero_grad(set_to_none=True)
     loss.backward()
     # Clip the basis filters and the rest separately: L and R get far larger gradients.
