@@ -400,10 +400,19 @@ class FitConfig(Section):
     p_border: float = Field(0.0, ge=0, le=1)
     """Probability that a training sample sits at an image border (data.Degrader.cut_border); the loss
     then counts observed pixels only.  Use with network.border_channel = true."""
+    pixel_loss: Literal["l1", "l2"] = "l1"
+    """The pixel loss: "l1" (mean absolute error) or "l2" (mean squared error: its minimiser is the
+    posterior mean, which keeps weak detail at part of its amplitude where the L1 loss's median
+    rounds it to zero; what a ring-SNR resolution rewards)."""
     fft_loss: float = Field(0.0, ge=0)
     """Weight of an L1 loss on the orthonormal 2D Fourier transform of the error, added to the pixel
     L1 loss (0: pixel L1 only).  It pushes every frequency's error alike, where the pixel loss trades
     the weak fine detail for smoothness: the lever for the ring-SNR resolution at low light."""
+    fft_weight: Literal["flat", "relative"] = "flat"
+    """Weighting of the ``fft_loss`` term over frequencies: "flat" (every frequency alike) or "relative"
+    (each frequency's error divided by the targets' amplitude in its ring, so fine detail, weak in
+    absolute terms, counts as much as coarse: the error relative to the signal that a ring-SNR
+    resolution measures)."""
     amp: Literal["bfloat16"] | None = None
     """Autocast dtype of the artifact block during training: None (float32) or "bfloat16" (about 2.5x
     faster on CPUs with native bf16; what the engine runs there by default)."""

@@ -80,6 +80,8 @@ def _training_summary(run: Path) -> dict[str, Any]:
         "amp": record.get("amp"),
         "p_border": record.get("p_border") or 0.0,
         "fft_loss": record.get("fft_loss") or 0.0,
+        "fft_weight": record.get("fft_weight") or "flat",
+        "pixel_loss": record.get("pixel_loss") or "l1",
         "init_from": record.get("init_model") or describe_init(record.get("init_from")),
         "init_keep_basis": bool(record.get("init_keep_basis")),
         "init_linear_only": bool(record.get("init_linear_only")),
@@ -338,11 +340,16 @@ def model_card(
             f"- {100 * c['p_border']:g} % of the samples at an image border, extended as the engine "
             "does; loss on observed pixels only (`p_border`)."
         )
-    if c.get("fft_loss"):
-        lines.append(
-            f"- Loss: pixel L1 plus {c['fft_loss']:g} × the L1 norm of the error's Fourier transform "
-            "(`fft_loss`)."
-        )
+    if c.get("fft_loss") or c.get("pixel_loss") == "l2":
+        pixel = 'squared error (`pixel_loss = "l2"`)' if c.get("pixel_loss") == "l2" else "L1"
+        fft = ""
+        if c.get("fft_loss"):
+            fft = f" plus {c['fft_loss']:g} × the L1 norm of the error's Fourier transform" + (
+                ' relative to the signal in each frequency ring (`fft_loss`, `fft_weight = "relative"`)'
+                if c.get("fft_weight") == "relative"
+                else " (`fft_loss`)"
+            )
+        lines.append(f"- Loss: pixel {pixel}{fft}.")
     lines += [_phase_text(p) for p in c.get("phases", [])]
     lines += [
         "",

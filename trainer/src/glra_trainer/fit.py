@@ -24,6 +24,7 @@ from .data import Degrader, load_images, validation_set
 from .device import describe_hardware, pick_device
 from .device_data import DeviceBatchStream
 from .loader import BatchStream
+from .losses import spectral_l1
 
 #: Default settings as a plain dict (the fields of :class:`glra_trainer.config.FitConfig`); a run
 #: recorded before a key existed had its default value (:func:`write_run_config`).
@@ -483,20 +484,23 @@ def training_step(
 ) -> float:
     """One optimiser step on a batch; returns its loss.
 
-    The loss is the L1 error (on observed pixels only with ``p_border``), plus ``fft_loss`` times the
-    mean modulus of the error's orthonormal 2D Fourier transform.
+    The loss is the L1 error, or with ``pixel_loss = "l2"`` the squared error (on observed pixels only
+    with ``p_border``), plus ``fft_loss`` times the
+    mean modulus of the error's orthonormal 2D Fourier transform (:func:`.losses.spectral_l1`, weighted
+    by ``fft_weight``).
     """
     net, ctx = state.net, cfg.context
     y, x, M, obs = batch
     if cfg.p_border > 0:
         keep = obs[..., ctx : ctx + x.shape[-2], ctx : ctx + x.shape[-1]]
         err = (net(y, M, context=ctx, observed=obs, body_dtype=amp) - x) * keep
-        loss = err.abs().sum() / keep.sum()
     else:
         err = net(y, M, context=ctx, body_dtype=amp) - x
-        loss = err.abs().mean()
+        keep = None
+    pixel = err.square() if cfg.pixel_loss == "l2" else err.abs()
+    loss = pixel.mean() if keep is None else pixel.sum() / keep.sum()
     if cfg.fft_loss > 0:
-        loss = loss + cfg.fft_loss * torch.fft.rfft2(err.float(), norm="ortho").abs().mean()
+        loss = loss + cfg.fft_loss * spectral_l1(err, x, cfg.fft_weight)
     state.opt.zero_grad(set_to_none=True)
     loss.backward()
     # Clip the basis filters and the rest separately: L and R get far larger gradients.
