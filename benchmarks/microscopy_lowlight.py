@@ -17,8 +17,9 @@ high-light image is shown beside them as the reference of what the structures lo
 Run::
 
     python benchmarks/microscopy_lowlight.py                       # model "microscopy"
-    python benchmarks/microscopy_lowlight.py --models trainer/runs/microscopy/export_v1 microscopy \\
-        --labels v1 "v2 (shipped)"                                  # the figure in docs/microscopy.md
+    python benchmarks/microscopy_lowlight.py --models trainer/runs/microscopy/export_v1 \\
+        trainer/runs/microscopy_lowlight3/export microscopy \\
+        --labels v1 v2 "v3 (shipped)"                               # the figure in docs/microscopy.md
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The tables are written by ``glra-train export`` into
 "Evaluation" section between the markers ``<!-- model-card <name>: begin -->``
 and ``<!-- model-card <name>: end -->`` of the pages listed in :data:`PAGES`
 (headings demoted by two levels, so they nest under the page's section).
-``tests/test_docs_tables.py`` fails when a page is out of date.
+``tests/project/test_docs_tables.py`` fails when a page is out of date.
 
 Run::
 

@@ -14,7 +14,7 @@ from napari_glra.metrics import psnr
 from napari_glra.physics.degrade import degrade
 from napari_glra.physics.synthetic import fluorescence_image
 
-# The issue's goal; measured on these two cases: +2.8 dB (defocus), +2.8 dB (Gaussian).
+# The issue's goal; measured on these two cases (version 3): +3.2 dB (defocus), +2.9 dB (Gaussian).
 MARGIN = 1.0
 
 
@@ -56,8 +56,8 @@ def test_microscopy_model_at_10_photons():
 
     Inside the model's training range (no warning, as the shipped v1 gave), far ahead of
     Richardson-Lucy with its best iteration count for this image (which is about the noisy input)
-    and level with TV (valid data term) with its best weight for this image: measured 31.0 dB
-    against 16.3 and 30.8.
+    and ahead of TV (valid data term) with its best weight for this image: measured (version 3)
+    31.3 dB against 16.3 and 30.8.
     """
     k = api.make_kernel("gaussian", sigma=2.0)
     x = fluorescence_image((176, 176), rng=12)
@@ -68,4 +68,4 @@ def test_microscopy_model_at_10_photons():
     model = psnr(out, xs)
     rl = max(psnr(e, xs) for e in richardson_lucy_path(y, k, [1, 2, 3, 5, 10, 20]))
     tv = max(psnr(e, xs) for e in tv_sweep(y, k, np.logspace(-2.5, -0.5, 9), boundary="valid"))
-    assert model > rl + 10 and model > tv - 0.3, (model, rl, tv)
+    assert model > rl + 10 and model > tv + 0.3, (model, rl, tv)

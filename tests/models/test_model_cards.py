@@ -52,8 +52,8 @@ def _fluorescence_blocks(card: str) -> dict[float, dict[str, list[tuple[float, .
 
 def test_microscopy_card_against_rl_and_tv_at_every_photon_level():
     """Issue #22: PSNR ahead of tuned RL and TV-valid from 10 to 1000 photons; resolution (geometric
-    mean over the images and pooled, px) finer from 30 photons up, and at 10 photons within 10 % of
-    TV-valid's (there the pooled measure has TV finer with Gaussian PSFs: level, not ahead)."""
+    mean over the images and pooled, px) finer from 30 photons up; at 10 photons the geometric mean
+    finer and the pooled one within 7 % of TV-valid's (version 3: TV 6 % finer with Gaussian PSFs)."""
     card = (resources.files("napari_glra") / "models" / "microscopy" / "MODEL.md").read_text(encoding="utf-8")
     blocks = _fluorescence_blocks(card)
     assert sorted(blocks) == [10.0, 30.0, 100.0, 1000.0]
@@ -69,10 +69,8 @@ def test_microscopy_card_against_rl_and_tv_at_every_photon_level():
             for fam, (ours, theirs) in enumerate(zip(model, rows[rival])):
                 assert ours[0] > theirs[0], (level, rival, fam, "PSNR", ours, theirs)
                 for res in (2, 3):
-                    if level >= 30:
-                        assert ours[res] < theirs[res], (level, rival, fam, "resolution", ours, theirs)
-                    else:
-                        assert ours[res] < 1.1 * theirs[res], (level, rival, fam, "resolution", ours, theirs)
+                    slack = 1.07 if (level < 30 and res == 3) else 1.0
+                    assert ours[res] < slack * theirs[res], (level, rival, fam, "resolution", ours, theirs)
 
 
 def test_fluorescence_block_parser():

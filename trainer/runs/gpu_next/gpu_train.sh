@@ -3,7 +3,7 @@
 # lever `network.dilations` on both open quality issues, two runs side by side, MIN minutes each:
 #   default_dil  (#18): default's deconvolution block (init_linear_only), its half-resolution block
 #                with dilations 1,2,3,4,4,3,2,1 (receptive field ~105 px instead of ~57), BSDS500;
-#   micro_dil    (#22): microscopy version 2's deconvolution block, the dilated full-resolution block
+#   micro_dil    (#22): the shipped microscopy model's deconvolution block (version 3), the dilated full-resolution block
 #                of trainer/configs/microscopy_ablation_dilated.toml (CPU: +0.13/+0.19 dB at 10 photons
 #                over a flat block after 25 min, behind version 2 for lack of training), batch 32.
 # The repository travels with the BSDS500 images in .devdata/ (git-ignored; linked as
