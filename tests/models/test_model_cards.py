@@ -51,12 +51,13 @@ def _fluorescence_blocks(card: str) -> dict[float, dict[str, list[tuple[float, .
 
 
 def test_microscopy_card_against_rl_and_tv_at_every_photon_level():
-    """Issue #22: PSNR ahead of tuned RL and TV-valid from 10 to 1000 photons; resolution (geometric
-    mean over the images and pooled, px) finer from 30 photons up; at 10 photons the geometric mean
-    finer and the pooled one within 7 % of TV-valid's (version 3: TV 6 % finer with Gaussian PSFs)."""
+    """Issue #22: PSNR and resolution (geometric mean over the images and pooled, px) ahead of tuned
+    RL and TV-valid at every level from 10 to 1000 photons, on the 48-image card (version 3 at 10
+    photons: pooled 15.8 / 15.7 px against TV's 17.3 / 17.0)."""
     card = (resources.files("napari_glra") / "models" / "microscopy" / "MODEL.md").read_text(encoding="utf-8")
     blocks = _fluorescence_blocks(card)
     assert sorted(blocks) == [10.0, 30.0, 100.0, 1000.0]
+    assert "48 seeded" in card  # 12 images were too few for the pooled measure at 10 photons
     rivals = (
         "Richardson-Lucy (tuned)",
         "Richardson-Lucy, valid data term (tuned)",
@@ -69,8 +70,7 @@ def test_microscopy_card_against_rl_and_tv_at_every_photon_level():
             for fam, (ours, theirs) in enumerate(zip(model, rows[rival])):
                 assert ours[0] > theirs[0], (level, rival, fam, "PSNR", ours, theirs)
                 for res in (2, 3):
-                    slack = 1.07 if (level < 30 and res == 3) else 1.0
-                    assert ours[res] < slack * theirs[res], (level, rival, fam, "resolution", ours, theirs)
+                    assert ours[res] < theirs[res], (level, rival, fam, "resolution", ours, theirs)
 
 
 def test_fluorescence_block_parser():
