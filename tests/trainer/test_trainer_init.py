@@ -126,3 +126,22 @@ def test_a_fine_tune_keeps_the_source_models_intensity_contract(tmp_path):
     plain.mkdir()
     (plain / "config.json").write_text(json.dumps({"name": "x"}))
     assert carried_settings(str(plain)) == {} and carried_settings(None) == {}
+
+
+def test_a_unet_block_starts_from_a_flat_models_deconvolution_block(tiny_model_dir):
+    """``init_linear_only``: the multi-scale block (``network.levels``) takes L, R and the mix of a
+    flat model; copying every weight across the two designs is refused, naming ``levels``."""
+    from glra_trainer.config import NetworkConfig
+
+    old = load_model_dir(tiny_model_dir)
+    section = NetworkConfig.model_validate({"levels": 2, "depth": 1})
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), **section.model_dump()})
+    assert cfg.levels == 2 and cfg.cell == 4 * cfg.scale
+    net = GLRANet(cfg, seed=3)
+    assert "artifact block fresh" in init_from_model(net, tiny_model_dir, linear_only=True)
+    for name in ("L", "R", "mix"):
+        torch.testing.assert_close(getattr(net, name).detach(), getattr(old.net, name).detach())
+    with pytest.raises(ValueError, match="levels"):
+        init_from_model(GLRANet(cfg), tiny_model_dir, keep_basis=True)
+    with pytest.raises(Exception, match="levels"):
+        NetworkConfig.model_validate({"levels": -1})

@@ -343,7 +343,7 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
     A block reads its chunk plus the network's reach (``pad_amount``) and one pixel for
     the outlier test; blocks at the plane's border also get the extension bands, solved
     once per plane on its border strips (:func:`~napari_glra.engine.extended.plane_bands`).
-    Block edges are moved to multiples of the artifact block's cell (``scale``), so that
+    Block edges are moved to multiples of the artifact block's cell (``NetConfig.cell``), so that
     every block's tiles fall on the untiled grid.
     """
     import dask
@@ -365,7 +365,7 @@ def _blocked_plane(plan: Plan, plane: Any) -> Any:
     # by reference); traverse=False, or dask would rebuild the dataclass from all its fields
     shared = dask.delayed(plan, pure=True, traverse=False)
     reach = plan.model.net.pad_amount() + 1
-    align = plan.model.net.config.scale
+    align = plan.model.net.config.cell
     rows = _block_edges(plane.chunks[0], align)
     cols = _block_edges(plane.chunks[1], align)
     grid = []
@@ -416,7 +416,7 @@ def _restore_block(
         core_side,
         plan.model.net.pad_amount(),
         region=((r0 + p, r1 + p), (c0 + p, c1 + p)),
-        align=plan.model.net.config.scale,
+        align=plan.model.net.config.cell,
     ):
         _restore_tile(plan, src, tile, out, (r0, c0))
     return plan.imap.inverse(out, work)  # (in place)

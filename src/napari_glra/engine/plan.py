@@ -193,7 +193,7 @@ def plane_tiles(mf: ModelFiles, shape: tuple[int, int], core: int | None, border
             core,
             mf.net.pad_amount(),
             region=((border, border + h), (border, border + w)),
-            align=mf.net.config.scale,
+            align=mf.net.config.cell,
         )
     )
 

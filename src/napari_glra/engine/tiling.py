@@ -48,7 +48,8 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     feat = (h + 2 * c.margin) * (w + 2 * c.margin)
     fourier = 16 * grid  # spectrum of the image + per-map temporaries (complex half grids, output)
     maps = 2 * 4 * c.in_channels * feat  # cropped feature maps + the artifact block's copy
-    body = 3 * 4 * c.width * feat / c.scale**2
+    # A U-Net block (levels > 0) also keeps its encoder's features for the skips (~2 width).
+    body = (3 + 2 * (c.levels > 0)) * 4 * c.width * feat / c.scale**2
     return float(fourier + maps + body)
 
 

@@ -16,7 +16,9 @@ Architecture (after Ren et al. 2018):
    the block runs at ``1/s`` resolution on pixel-unshuffled inputs (``s²`` times
    the channels, as in FFDNet) and its last layer makes ``s²`` outputs that are
    pixel-shuffled back: ``s²`` times cheaper per pixel for the same layers, ``s``
-   times the receptive field.
+   times the receptive field.  With ``levels = L > 0`` the block is a multi-scale
+   encoder-decoder (U-Net) of valid convolutions instead (:mod:`napari_glra.glra.unet`),
+   aligned to cells of ``scale * 2**L`` pixels.
 
 Everything before the spatial block is linear, so it is applied exactly in
 the Fourier domain on a mirror-padded image (``path="fft"``, the default);
@@ -37,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_glra._fft import next_fast_len
+from napari_glra.glra import unet
 
 __all__ = ["NET_LIMITS", "NetConfig", "GLRANet", "count_parameters", "macs_per_pixel", "mirror_pad"]
 
@@ -71,6 +74,28 @@ class NetConfig:
     #: ``(1, 2, 3, 4, 4, 3, 2, 1)`` widens the receptive field from 29 to 53 px at the same
     #: cost and parameter count (as in IRCNN, Zhang et al. 2017).
     dilations: tuple[int, ...] | None = None
+    #: Levels of a multi-scale (U-Net) artifact block (:mod:`napari_glra.glra.unet`; 0: the flat
+    #: block).  With ``L > 0`` ``depth`` is the number of middle convolutions per level and stage,
+    #: and the width doubles at each level.
+    levels: int = 0
+
+    @property
+    def cell(self) -> int:
+        """Side (pixels) of the grid cells the artifact block works on: tiles align to it."""
+        return self.scale * 2**self.levels
+
+    def extra(self, n: int) -> int:
+        """Feature rows (or columns) the artifact block needs beyond ``n + 2 margin`` for ``n`` outputs.
+
+        Always in ``[0, cell)``: the flat block at ``1/scale`` resolution rounds up to a
+        multiple of ``scale``, the U-Net block to lengths that every level can halve.
+        """
+        s = self.scale
+        if not self.levels:
+            return -n % s
+        shrink = self.depth * (self.mid_kernel // 2)
+        cells = unet.input_cells(-(-n // s), self.first_kernel, shrink, self.levels, self.last_kernel)
+        return s * cells - n - 2 * self.margin
 
     @property
     def mid_dilations(self) -> tuple[int, ...]:
@@ -96,6 +121,8 @@ class NetConfig:
         """Plain-dict form (JSON-serialisable; ``balances`` as a list)."""
         d = asdict(self)
         d["balances"] = [float(b) for b in self.balances]
+        if not self.levels:
+            del d["levels"]  # flat-block configs stay readable by earlier versions
         if self.dilations is None:
             del d["dilations"]  # configs without dilations stay readable by earlier versions
         else:
@@ -145,6 +172,7 @@ class NetConfig:
             out[name] = _int_field(values, name, 1, lim["kernel"], odd=True)
         out["depth"] = _int_field(values, "depth", 0, lim["depth"])
         out["scale"] = _int_field(values, "scale", 1, lim["scale"])
+        out["levels"] = _int_field(values, "levels", 0, lim["levels"])
         slope = values["negative_slope"]
         if not _is_real(slope) or not 0 <= float(slope) <= 1:
             raise ValueError(f"network.negative_slope must be a number in [0, 1], got {slope!r}")
@@ -180,6 +208,8 @@ class NetConfig:
         else:
             out["mix"] = _int_field(values, "mix", 0, lim["width"])
         out["dilations"] = _dilations_field(values["dilations"], out["depth"], lim["dilation"])
+        if out["levels"] and out["dilations"] is not None:
+            raise ValueError("network.dilations applies to the flat block only (network.levels = 0)")
         cfg = cls(**out)
         n = _parameter_count(cfg)
         if n > lim["parameters"]:
@@ -191,7 +221,14 @@ class NetConfig:
 
     @property
     def margin(self) -> int:
-        """Pixels the valid spatial convolutions eat per side (full-resolution pixels)."""
+        """Pixels the valid spatial convolutions eat per side (full-resolution pixels).
+
+        For a U-Net block (``levels > 0``) this is the top and left; the bottom and right
+        need up to ``cell - 1`` more (:meth:`extra`).
+        """
+        if self.levels:
+            shrink = self.depth * (self.mid_kernel // 2)
+            return self.scale * unet.left_margin(self.first_kernel, shrink, self.levels, self.last_kernel)
         mid = sum(self.mid_dilations) * (self.mid_kernel // 2)
         per_layer = self.first_kernel // 2 + mid + self.last_kernel // 2
         return self.scale * per_layer
@@ -208,6 +245,7 @@ NET_LIMITS: dict[str, int] = {
     "depth": 64,
     "kernel": 31,
     "scale": 8,
+    "levels": 4,
     "balances": 16,
     "dilation": 32,
     "parameters": 20_000_000,
@@ -256,6 +294,9 @@ def _dilations_field(v: Any, depth: int, hi: int) -> tuple[int, ...] | None:
 def _parameter_count(c: NetConfig) -> int:
     """Parameters of ``GLRANet(c)`` (computed without building it)."""
     s2 = c.scale * c.scale
+    if c.levels:
+        args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel)
+        return 2 * c.d * c.m + c.n_mix * c.m + unet.unet_parameters(*args, c.levels, s2)
     return (
         2 * c.d * c.m
         + c.n_mix * c.m
@@ -374,6 +415,20 @@ class GLRANet(nn.Module):
         # supports it for a positive slope.
         act = nn.LeakyReLU(c.negative_slope, inplace=c.negative_slope > 0)
         s2 = c.scale * c.scale
+        if c.levels:
+            self.body = unet.UNetBody(
+                c.in_channels * s2,
+                s2,
+                width=c.width,
+                depth=c.depth,
+                levels=c.levels,
+                first=c.first_kernel,
+                mid=c.mid_kernel,
+                last=c.last_kernel,
+                negative_slope=c.negative_slope,
+            )
+            _init_convs(list(self.body.modules()), c.negative_slope, gen)
+            return
         layers: list[nn.Module] = [
             nn.Conv2d(c.in_channels * s2, c.width, c.first_kernel),
             act,
@@ -384,27 +439,18 @@ class GLRANet(nn.Module):
             layers += [nn.Conv2d(c.width, c.width, c.mid_kernel, dilation=dil), act]
         layers.append(nn.Conv2d(c.width, s2, c.last_kernel))
         self.body = nn.Sequential(*layers)
-        # Variance-preserving (Kaiming, leaky ReLU) hidden layers; a near-zero last layer so the
-        # untrained network starts as the linear GLRA estimate.  (PyTorch's default init
-        # shrinks the signal ~10x per layer here, which stalls training.)
-        convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
-        with torch.no_grad():
-            for conv in convs:
-                nn.init.kaiming_normal_(
-                    conv.weight, a=c.negative_slope, nonlinearity="leaky_relu", generator=gen
-                )
-                nn.init.zeros_(conv.bias)
-            convs[-1].weight.mul_(0.01)
+        _init_convs(list(self.body), c.negative_slope, gen)
 
     # ------------------------------------------------------------------ helpers
     def pad_amount(self) -> int:
         """Mirror padding per side that makes the Fourier block exact.
 
-        With ``scale > 1`` it includes ``scale - 1`` pixels for rounding the
-        artifact block's input up to a multiple of ``scale``.
+        It includes ``cell - 1`` pixels for the artifact block's :meth:`NetConfig.extra`
+        rows and columns (for the flat block at ``1/scale`` resolution, rounding up to a
+        multiple of ``scale``).
         """
         c = self.config
-        return c.d // 2 + c.margin + c.scale - 1
+        return c.d // 2 + c.margin + c.cell - 1
 
     def _grid(self, h: int, w: int) -> tuple[int, int, int]:
         p = self.pad_amount()
@@ -454,11 +500,15 @@ class GLRANet(nn.Module):
         H, W = y.shape[-2] - ct - cb, y.shape[-1] - cl - cr
         # The artifact block at 1/scale resolution needs a multiple of scale: a few more rows
         # and columns of features (bottom, right; their outputs are dropped).
-        extra = (-H % c.scale, -W % c.scale)
+        extra = (c.extra(H), c.extra(W))
         feats = self.features(y, M, path=path, context=context, observed=observed, extra=extra)
         lower = body_dtype is not None and body_dtype != feats.dtype
         with torch.autocast(feats.device.type, dtype=body_dtype) if lower else nullcontext():
-            if c.scale == 1:
+            if c.levels:
+                x = F.pixel_unshuffle(feats, c.scale) if c.scale > 1 else feats
+                out = self.body(x)
+                out = F.pixel_shuffle(out, c.scale) if c.scale > 1 else out
+            elif c.scale == 1:
                 out = self.body(feats.contiguous(memory_format=torch.channels_last))
             else:
                 out = self._scaled_body(feats, body_dtype if lower else feats.dtype)
@@ -532,7 +582,7 @@ class GLRANet(nn.Module):
         ``h, w`` the size of ``y`` without its ``context``: the ``S`` linear GLRA estimates (one per
         balance) then the mixes (only the estimates if ``mixed`` is false), then with
         ``config.border_channel`` the observed mask (``observed``, zero beyond ``y``).
-        ``extra = (rows, cols)`` (each below ``config.scale``) adds rows at the bottom and
+        ``extra = (rows, cols)`` (each below ``config.cell``) adds rows at the bottom and
         columns at the right.
         """
         c = self.config
@@ -557,8 +607,8 @@ class GLRANet(nn.Module):
         y = y[trim]
         yp = mirror_pad(y, et, nh - et - y.shape[-2], el, nw - el - y.shape[-1])
         eh, ew = (int(e) for e in extra)
-        if not (0 <= eh < c.scale and 0 <= ew < c.scale):
-            raise ValueError(f"extra must be in [0, scale), got {extra}")
+        if not (0 <= eh < c.cell and 0 <= ew < c.cell):
+            raise ValueError(f"extra must be in [0, cell = {c.cell}), got {extra}")
         win = (slice(p - r, p + H + r + eh), slice(p - r, p + W + r + ew))
         if path == "fft":
             feats = self._fourier_block(yp, M, mixed, win)
@@ -631,6 +681,21 @@ class GLRANet(nn.Module):
         return torch.cat(out, 1)
 
 
+def _init_convs(modules: list[nn.Module], negative_slope: float, gen: torch.Generator) -> None:
+    """Kaiming-normal (leaky ReLU) convolutions with zero biases; the last one scaled by 0.01.
+
+    Variance-preserving hidden layers, and a near-zero last layer so that the untrained network
+    starts as the linear GLRA estimate.  (PyTorch's default init shrinks the signal ~10x per
+    layer here, which stalls training.)
+    """
+    convs = [m for m in modules if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        for conv in convs:
+            nn.init.kaiming_normal_(conv.weight, a=negative_slope, nonlinearity="leaky_relu", generator=gen)
+            nn.init.zeros_(conv.bias)
+        convs[-1].weight.mul_(0.01)
+
+
 def count_parameters(net: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters of a module."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
@@ -653,12 +718,18 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
     S = len(c.balances)
     s2 = c.scale * c.scale
     deconv = 2 * c.d * c.m * S + c.m * c.m * S + c.m * c.n_mix
+    args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel, c.levels, s2)
     rest = (
-        c.first_kernel**2 * c.in_channels * s2 * c.width
-        + c.width * c.width
-        + c.depth * c.mid_kernel**2 * c.width**2
-        + c.last_kernel**2 * c.width * s2
-    ) / s2
+        unet.unet_macs(*args) / s2
+        if c.levels
+        else (
+            c.first_kernel**2 * c.in_channels * s2 * c.width
+            + c.width * c.width
+            + c.depth * c.mid_kernel**2 * c.width**2
+            + c.last_kernel**2 * c.width * s2
+        )
+        / s2
+    )
     return {
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),

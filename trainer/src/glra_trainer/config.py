@@ -281,6 +281,8 @@ class NetworkConfig(Section):
     """Resolution factor of the artifact block (2: half resolution, pixel-unshuffled)."""
     dilations: list[int] | None = None
     """Dilation of each middle convolution (``depth`` integers; None: all 1)."""
+    levels: int | None = Field(None, ge=0)
+    """Levels of a multi-scale (U-Net) artifact block (0: flat; ``depth`` convolutions per level)."""
 
     @field_validator("balances")
     @classmethod
