@@ -3,12 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_NET
+from conftest import TINY_NET, assert_tiles_stitch
 
-from napari_glra.engine import deconvolve_iter, run
 from napari_glra.glra import unet
 from napari_glra.glra.network import GLRANet, NetConfig, _parameter_count, count_parameters, macs_per_pixel
-from napari_glra.physics.kernels import make_kernel
 
 
 def _cfg(levels=2, scale=1, depth=1, **kw):
@@ -145,18 +143,10 @@ def test_unet_model_tiled_equals_untiled(tiny_model, tmp_path, natural_images, l
     """Through the engine: tiles (uneven, border pad not a multiple of the cell) and the saved
     model's config.json rebuild the same network and stitch to the untiled result."""
     from napari_glra.glra.model_io import save_model
-    from napari_glra.physics.degrade import degrade
 
     cfg = NetConfig(**TINY_NET, scale=scale, levels=levels)
     net = GLRANet(cfg, tiny_model.basis.L, tiny_model.basis.R, seed=1)
     with torch.no_grad():
         net.body.last.weight.mul_(100)
     path = save_model(tmp_path / "u", net, tiny_model.basis, name="unet", version="0.0-test")
-    k = make_kernel("gaussian", sigma=1.5)
-    x = natural_images(1, 96)[0]
-    y, _ = degrade(np.concatenate([x, x[:41]]), k, noise=0.01, seed=0, mode="same")
-    ref = run(deconvolve_iter(y, k, model=path, noise_level=0.01, precision="float32"))
-    res = run(deconvolve_iter(y, k, model=path, noise_level=0.01, precision="float32", tile_size=37))
-    assert ref.info["tiles_per_plane"] == 1 and res.info["tiles_per_plane"] > 4
-    assert res.data.shape == ref.data.shape == y.shape
-    assert np.abs(res.data - ref.data).max() < 1e-5
+    assert_tiles_stitch(path, natural_images(1, 96)[0])

@@ -145,3 +145,49 @@ def test_a_unet_block_starts_from_a_flat_models_deconvolution_block(tiny_model_d
         init_from_model(GLRANet(cfg), tiny_model_dir, keep_basis=True)
     with pytest.raises(Exception, match="levels"):
         NetworkConfig.model_validate({"levels": -1})
+
+
+@pytest.mark.parametrize("extra", [{"feature_maps": 3}, {"feature_maps": 2, "border_channel": True}])
+def test_init_from_adds_zero_feature_maps(tiny_model_dir, extra):
+    """Feature maps (and a border channel) added to a trained model start with zero weights in the
+    artifact block: the same function, while their own convolutions are fresh and trainable."""
+    old = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), **extra})
+    net = GLRANet(cfg, old.basis.L, old.basis.R, seed=3)
+    msg = init_from_model(net, tiny_model_dir, keep_basis=True)
+    assert f"{extra['feature_maps']} feature maps" in msg and ("border" in msg) == ("border_channel" in extra)
+    y = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    M, _ = old.basis.balanced_coefficients(make_kernel("gaussian", sigma=1.5), 0.01, cfg.balances)
+    M = torch.as_tensor(M, dtype=torch.float32)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(net(y, M), old.net(y, M), atol=1e-5, rtol=1e-4)
+    net.train()
+    net(y, M, context=8).square().mean().backward()
+    assert net.body[0].weight.grad.abs().sum() > 0  # the zero weights do learn
+    wider = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "feature_maps": 5}), old.basis.L, old.basis.R)
+    with pytest.raises(ValueError, match="feature_maps"):  # not from a model that has them
+        init_from_model(wider, _export_border(net, old, tiny_model_dir))
+
+
+def test_init_from_grows_a_half_resolution_block(tiny_model_dir, tmp_path):
+    """With scale 2 the first convolution reads each channel's 2 x 2 cell: the added border channel
+    and feature maps land on their own cells, and the function is kept."""
+    from napari_glra.glra.model_io import save_model
+
+    tiny = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**tiny.net.config.to_dict(), "scale": 2})
+    old = GLRANet(cfg, tiny.basis.L, tiny.basis.R, seed=5)
+    with torch.no_grad():
+        old.body[-1].weight.mul_(100)
+    src = save_model(tmp_path / "s2", old, tiny.basis, name="s2", version="0")
+    grown = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "border_channel": True, "feature_maps": 2}))
+    init_from_model(grown, src, keep_basis=True)
+    y = torch.rand(1, 1, 48, 40, generator=torch.Generator().manual_seed(1))
+    M, _ = tiny.basis.balanced_coefficients(make_kernel("disk", radius=3.0), 0.01, cfg.balances)
+    M = torch.as_tensor(M, dtype=torch.float32)[None]
+    obs = torch.ones_like(y)
+    obs[..., :, :9] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(grown(y, M, observed=obs), old(y, M), atol=1e-5, rtol=1e-4)
+        grown.body[0].weight[:, -4:] += 1  # the border channel's cell: now it matters
+        assert (grown(y, M, observed=obs) - old(y, M)).abs().max() > 1e-3

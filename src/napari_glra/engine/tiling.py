@@ -2,7 +2,8 @@
 
 The network's output at a pixel depends on the input within
 ``net.pad_amount() = d // 2 + margin`` pixels (the deconvolution block's
-``d × d`` support, then the valid convolutions of the artifact block).  The
+``d × d`` support, then the valid convolutions of the artifact block; plus the reach of
+the feature maps' convolutions and the cell alignment where the network has them).  The
 engine tiles the border-extended plane (:mod:`napari_glra.engine.border`): tile
 cores cover its observed part only, aligned to the artifact block's cells, and
 reach that overlap beyond (within the extended plane).  A tile therefore gives
@@ -47,6 +48,7 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     grid = next_fast_len(h + 2 * p) * next_fast_len(w + 2 * p)
     feat = (h + 2 * c.margin) * (w + 2 * c.margin)
     fourier = 16 * grid  # spectrum of the image + per-map temporaries (complex half grids, output)
+    fourier += 8 * c.feature_maps * grid  # the feature maps and their first convolution, on the grid
     maps = 2 * 4 * c.in_channels * feat  # cropped feature maps + the artifact block's copy
     # A U-Net block (levels > 0) also keeps its encoder's features for the skips (~2 width).
     body = (3 + 2 * (c.levels > 0)) * 4 * c.width * feat / c.scale**2

@@ -20,6 +20,12 @@ Architecture (after Ren et al. 2018):
    encoder-decoder (U-Net) of valid convolutions instead (:mod:`napari_glra.glra.unet`),
    aligned to cells of ``scale * 2**L`` pixels.
 
+With ``feature_maps = F > 0`` the deconvolution also runs in feature space (as in Dong et al.
+2020, "Deep Wiener deconvolution"): two learned ``feature_kernel`` convolutions make ``F`` feature
+maps of the blurred image, each is deconvolved by the balance-1 GLRA filter ``L M Rᵀ`` (in the
+Fourier domain, like the image), and the ``F`` results join the artifact block's inputs.  Noise
+and edges are separated before the inverse filter amplifies them.
+
 Everything before the spatial block is linear, so it is applied exactly in
 the Fourier domain on a mirror-padded image (``path="fft"``, the default);
 ``path="direct"`` runs the same maths with spatial (circular) convolutions,
@@ -78,6 +84,16 @@ class NetConfig:
     #: block).  With ``L > 0`` ``depth`` is the number of middle convolutions per level and stage,
     #: and the width doubles at each level.
     levels: int = 0
+    #: Learned feature maps of the blurred image that are deconvolved by the balance-1 GLRA
+    #: filter and fed to the artifact block (0: none, the image alone is deconvolved).
+    feature_maps: int = 0
+    #: Side (odd) of the two convolutions that make the feature maps.
+    feature_kernel: int = 3
+
+    @property
+    def feature_reach(self) -> int:
+        """Pixels per side the feature-map convolutions read (0 without feature maps)."""
+        return 2 * (self.feature_kernel // 2) if self.feature_maps else 0
 
     @property
     def cell(self) -> int:
@@ -110,7 +126,7 @@ class NetConfig:
     @property
     def in_channels(self) -> int:
         """Channels entering the artifact block."""
-        return len(self.balances) + self.n_mix + int(self.border_channel)
+        return len(self.balances) + self.n_mix + self.feature_maps + int(self.border_channel)
 
     @property
     def base_index(self) -> int:
@@ -123,6 +139,8 @@ class NetConfig:
         d["balances"] = [float(b) for b in self.balances]
         if not self.levels:
             del d["levels"]  # flat-block configs stay readable by earlier versions
+        if not self.feature_maps:
+            del d["feature_maps"], d["feature_kernel"]  # as for levels
         if self.dilations is None:
             del d["dilations"]  # configs without dilations stay readable by earlier versions
         else:
@@ -173,6 +191,8 @@ class NetConfig:
         out["depth"] = _int_field(values, "depth", 0, lim["depth"])
         out["scale"] = _int_field(values, "scale", 1, lim["scale"])
         out["levels"] = _int_field(values, "levels", 0, lim["levels"])
+        out["feature_maps"] = _int_field(values, "feature_maps", 0, lim["width"])
+        out["feature_kernel"] = _int_field(values, "feature_kernel", 1, lim["kernel"], odd=True)
         slope = values["negative_slope"]
         if not _is_real(slope) or not 0 <= float(slope) <= 1:
             raise ValueError(f"network.negative_slope must be a number in [0, 1], got {slope!r}")
@@ -294,12 +314,15 @@ def _dilations_field(v: Any, depth: int, hi: int) -> tuple[int, ...] | None:
 def _parameter_count(c: NetConfig) -> int:
     """Parameters of ``GLRANet(c)`` (computed without building it)."""
     s2 = c.scale * c.scale
+    fk, nf = c.feature_kernel**2, c.feature_maps
+    lift = (fk + 1) * nf + (nf * fk + 1) * nf
     if c.levels:
         args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel)
-        return 2 * c.d * c.m + c.n_mix * c.m + unet.unet_parameters(*args, c.levels, s2)
+        return 2 * c.d * c.m + c.n_mix * c.m + lift + unet.unet_parameters(*args, c.levels, s2)
     return (
         2 * c.d * c.m
         + c.n_mix * c.m
+        + lift
         + (c.in_channels * s2 * c.first_kernel**2 + 1) * c.width
         + (c.width + 1) * c.width
         + c.depth * (c.width * c.mid_kernel**2 + 1) * c.width
@@ -415,6 +438,19 @@ class GLRANet(nn.Module):
         # supports it for a positive slope.
         act = nn.LeakyReLU(c.negative_slope, inplace=c.negative_slope > 0)
         s2 = c.scale * c.scale
+        if c.feature_maps:
+            # Feature maps of the blurred image, deconvolved like it ("same" convolutions on the
+            # padded FFT grid; pad_amount keeps their zero-padded rim out of the output's reach).
+            nf, fk = c.feature_maps, c.feature_kernel
+            self.lift = nn.Sequential(
+                nn.Conv2d(1, nf, fk, padding=fk // 2), act, nn.Conv2d(nf, nf, fk, padding=fk // 2)
+            )
+            with torch.no_grad():
+                for conv in (self.lift[0], self.lift[2]):
+                    nn.init.kaiming_normal_(
+                        conv.weight, a=c.negative_slope, nonlinearity="leaky_relu", generator=gen
+                    )
+                    nn.init.zeros_(conv.bias)
         if c.levels:
             self.body = unet.UNetBody(
                 c.in_channels * s2,
@@ -447,10 +483,10 @@ class GLRANet(nn.Module):
 
         It includes ``cell - 1`` pixels for the artifact block's :meth:`NetConfig.extra`
         rows and columns (for the flat block at ``1/scale`` resolution, rounding up to a
-        multiple of ``scale``).
+        multiple of ``scale``) and the feature maps' reach (:attr:`NetConfig.feature_reach`).
         """
         c = self.config
-        return c.d // 2 + c.margin + c.cell - 1
+        return c.d // 2 + c.feature_reach + c.margin + c.cell - 1
 
     def _grid(self, h: int, w: int) -> tuple[int, int, int]:
         p = self.pad_amount()
@@ -578,10 +614,11 @@ class GLRANet(nn.Module):
     ) -> torch.Tensor:
         """Linear estimates and mixed deconvolution channels, ``margin`` px wider per side.
 
-        Returns a ``(B, S + n_mix [+ 1], h + 2 margin, w + 2 margin)`` tensor, with
+        Returns a ``(B, S + n_mix + F [+ 1], h + 2 margin, w + 2 margin)`` tensor, with
         ``h, w`` the size of ``y`` without its ``context``: the ``S`` linear GLRA estimates (one per
-        balance) then the mixes (only the estimates if ``mixed`` is false), then with
-        ``config.border_channel`` the observed mask (``observed``, zero beyond ``y``).
+        balance) then the mixes and the ``F = config.feature_maps`` deconvolved feature maps (only
+        the estimates if ``mixed`` is false), then with ``config.border_channel`` the observed
+        mask (``observed``, zero beyond ``y``).
         ``extra = (rows, cols)`` (each below ``config.cell``) adds rows at the bottom and
         columns at the right.
         """
@@ -633,6 +670,7 @@ class GLRANet(nn.Module):
         """The deconvolution block on the padded grid ``yp``, cropped to the window ``win``."""
         B, _, nh, nw = yp.shape
         c = self.config
+        lifted = mixed and c.feature_maps > 0
         Y = torch.fft.rfft2(yp[:, 0])  # (B, nh, nwr)
         Lh = _centred_fft_1d(self.L, nh, real=False)  # (nh, m)
         Rh = _centred_fft_1d(self.R, nw, real=True)  # (nwr, m)
@@ -644,23 +682,34 @@ class GLRANet(nn.Module):
         # Channel k at (h, w) = sum_j P[b, k, h, j] Rh[w, j]: GEMMs in real arithmetic (faster
         # than complex ones on CPUs; the same products and sums).
         RhT = Rh.T
-        if torch.is_grad_enabled() and any(t.requires_grad for t in (P, RhT, Y)):
+        lift_grad = lifted and self.lift[0].weight.requires_grad
+        if torch.is_grad_enabled() and (lift_grad or any(t.requires_grad for t in (P, RhT, Y))):
             # Training: one batched GEMM and FFT (autograd; fastest on GPUs).
-            Fh = _complex_matmul_real(P.reshape(-1, P.shape[-1]), RhT)  # (B * K * nh, nwr)
-            Fh = Fh.reshape(B, -1, nh, Rh.shape[0]) * Y[:, None]
+            G = _complex_matmul_real(P.reshape(-1, P.shape[-1]), RhT)  # (B * K * nh, nwr)
+            G = G.reshape(B, -1, nh, Rh.shape[0])
+            Fh = G * Y[:, None]
+            if lifted:  # the feature maps through the balance-1 filter
+                i = c.base_index
+                Fh = torch.cat([Fh, G[:, i : i + 1] * torch.fft.rfft2(self.lift(yp))], 1)
             return torch.fft.irfft2(Fh, s=(nh, nw))[..., win[0], win[1]]
         # Inference: one channel at a time into the cropped output.  The temporaries stay
         # small and are reused, which on a CPU is ~2.5x faster than the batched form
         # (dominated there by allocating and touching the full-grid intermediates).
         K = P.shape[1]
+        nf = c.feature_maps if lifted else 0
         rows, cols = win
-        out = yp.new_empty((B, K, rows.stop - rows.start, cols.stop - cols.start))
+        out = yp.new_empty((B, K + nf, rows.stop - rows.start, cols.stop - cols.start))
         block = _real_block(RhT)  # built once for the K * B products
         for b in range(B):
             for k in range(K):
                 Fk = _matmul_real_block(P[b, k], block)  # (nh, nwr)
                 Fk *= Y[b]
                 out[b, k] = torch.fft.irfft2(Fk, s=(nh, nw))[rows, cols]
+            if nf:
+                G = _matmul_real_block(P[b, c.base_index], block)
+                maps = self.lift(yp[b : b + 1])[0]
+                for f in range(nf):
+                    out[b, K + f] = torch.fft.irfft2(G * torch.fft.rfft2(maps[f]), s=(nh, nw))[rows, cols]
         return out
 
     def _direct_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
@@ -678,6 +727,18 @@ class GLRANet(nn.Module):
                 chans = cc
         if mixed and c.n_mix:
             out.append(torch.einsum("bjhw,cj->bchw", chans, self.mix.to(chans.dtype)))
+        if mixed and c.feature_maps:
+            # Each feature map through the balance-1 filter L M Rᵀ (circular, as above).
+            maps = self.lift(yp)
+            B, nf = maps.shape[:2]
+            x = F.conv2d(
+                F.pad(maps.reshape(B * nf, 1, *maps.shape[-2:]), (0, 0, h, h), mode="circular"),
+                self.L.T.flip(-1)[:, None, :, None],
+            )
+            Mb = M[:, c.base_index].to(x.dtype).repeat_interleave(nf, 0)
+            x = torch.einsum("bihw,bij->bjhw", x, Mb)
+            x = F.conv2d(F.pad(x, (h, h, 0, 0), mode="circular"), R, groups=c.m).sum(1)
+            out.append(x.reshape(B, nf, *x.shape[-2:]))
         return torch.cat(out, 1)
 
 
@@ -708,16 +769,20 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
     -------
     dict
         ``direct``: everything as spatial convolutions (paper-style);
-        ``deconv_block_direct``: the deconvolution block and 1×1 mix alone;
+        ``deconv_block_direct``: the deconvolution block and 1×1 mix alone (with the feature
+        maps and their convolutions);
         ``artifact_block``: the spatial convolutions after the Fourier block
         (what the default FFT path runs spatially; per full-resolution pixel);
         ``fourier``: complex MACs per frequency of the Fourier block
-        (``(S + n_mix) × m``), excluding the FFTs themselves.
+        (``(S + n_mix) × m``, plus one product per feature map), excluding the FFTs themselves
+        and the feature maps' convolutions.
     """
     c = config
     S = len(c.balances)
     s2 = c.scale * c.scale
+    nf, fk = c.feature_maps, c.feature_kernel**2
     deconv = 2 * c.d * c.m * S + c.m * c.m * S + c.m * c.n_mix
+    deconv += nf * (2 * c.d * c.m + c.m * c.m) + fk * nf + fk * nf * nf  # feature maps, their convs
     args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel, c.levels, s2)
     rest = (
         unet.unet_macs(*args) / s2
@@ -734,5 +799,5 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),
         "artifact_block": float(rest),
-        "fourier": float((len(c.balances) + c.n_mix) * c.m),
+        "fourier": float((len(c.balances) + c.n_mix) * c.m + c.feature_maps),
     }

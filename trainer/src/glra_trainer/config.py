@@ -283,6 +283,12 @@ class NetworkConfig(Section):
     """Dilation of each middle convolution (``depth`` integers; None: all 1)."""
     levels: int | None = Field(None, ge=0)
     """Levels of a multi-scale (U-Net) artifact block (0: flat; ``depth`` convolutions per level)."""
+    feature_maps: int | None = Field(None, ge=0)
+    """Learned feature maps of the blurred image deconvolved like it and fed to the artifact block
+    (deconvolution in feature space; 0: none).  With ``init_from`` they may be added to a model
+    without them: their weights in the block start at zero (the same function)."""
+    feature_kernel: OddInt | None = Field(None, ge=1)
+    """Side (odd) of the two convolutions that make the feature maps."""
 
     @field_validator("balances")
     @classmethod

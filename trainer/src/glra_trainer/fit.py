@@ -156,17 +156,16 @@ def init_from_model(
             for k, v in linear.items():
                 getattr(net, k).copy_(v)
         return f"initialised from {source} (deconvolution block L, R, mix; artifact block fresh)"
-    if old_cfg is not None:
-        diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k])
-        # Only adding a border channel is allowed (its weights start at zero below).
-        if diff and (diff != ["border_channel"] or not new_cfg["border_channel"]):
-            raise ValueError(f"init_from: network config of {source} differs in {diff}")
-    first = state.get("body.0.weight")
     added = ""
-    if first is not None and net.config.border_channel and first.shape[1] == net.config.in_channels - 1:
-        # A model without the border channel: its weights start at zero (same function).
-        state = {**state, "body.0.weight": torch.cat([first, first.new_zeros(first[:, :1].shape)], 1)}
-        added = "; border channel added with zero weights"
+    if old_cfg is not None:
+        old = NetConfig.from_dict(old_cfg)
+        diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k])
+        # Only adding a border channel or feature maps is allowed (their weights start at zero).
+        grown = (net.config.border_channel or not old.border_channel) and not old.feature_maps
+        if set(diff) - {"border_channel", "feature_maps", "feature_kernel"} or (diff and not grown):
+            raise ValueError(f"init_from: network config of {source} differs in {diff}")
+        if diff:
+            state, added = _grow_inputs(state, old, net)
     if keep_basis:
         try:
             net.load_state_dict(state)
@@ -182,6 +181,30 @@ def init_from_model(
     except RuntimeError as err:
         raise ValueError(f"init_from: {source} does not match this network: {err}") from None
     return f"initialised from {source} (artifact block copied, mix carried over to this basis{added})"
+
+
+def _grow_inputs(state: dict, old: NetConfig, net: GLRANet) -> tuple[dict, str]:
+    """``state`` of a network ``old`` widened to ``net``'s inputs: added channels get zero weights.
+
+    The artifact block's first convolution reads the channels pixel-unshuffled (``scale²``
+    inputs per channel, channel-major).  New feature maps go after the mixes, the border channel
+    last; the feature maps' own convolutions keep ``net``'s fresh initialisation.  The grown
+    network computes the same function as ``old``.
+    """
+    c = net.config
+    key = "body.head.0.weight" if c.levels else "body.0.weight"
+    first, s2 = state[key], c.scale * c.scale
+    kept = len(c.balances) + c.n_mix
+    grown = first.new_zeros((first.shape[0], c.in_channels * s2, *first.shape[2:]))
+    grown[:, : kept * s2] = first[:, : kept * s2]
+    if old.border_channel:
+        grown[:, -s2:] = first[:, -s2:]
+    state = {**state, key: grown}
+    state.update({k: v for k, v in net.state_dict().items() if k.startswith("lift.")})
+    what = [f"{c.feature_maps} feature maps"] * bool(c.feature_maps) + ["border channel"] * (
+        c.border_channel and not old.border_channel
+    )
+    return state, f"; {' and '.join(what)} added with zero weights"
 
 
 def evaluate_samples(
