@@ -191,3 +191,15 @@ def test_init_from_grows_a_half_resolution_block(tiny_model_dir, tmp_path):
         torch.testing.assert_close(grown(y, M, observed=obs), old(y, M), atol=1e-5, rtol=1e-4)
         grown.body[0].weight[:, -4:] += 1  # the border channel's cell: now it matters
         assert (grown(y, M, observed=obs) - old(y, M)).abs().max() > 1e-3
+
+
+def test_init_grow_scale_starts_added_inputs_at_a_fraction_of_fresh_weights(tiny_model_dir):
+    old = load_model_dir(tiny_model_dir)
+    cfg = NetConfig.from_dict({**old.net.config.to_dict(), "feature_maps": 2})
+    fresh = GLRANet(cfg, old.basis.L, old.basis.R, seed=3)
+    net = GLRANet(cfg, old.basis.L, old.basis.R, seed=3)
+    assert "0.1 x fresh weights" in init_from_model(net, tiny_model_dir, keep_basis=True, grow_scale=0.1)
+    n = len(cfg.balances) + cfg.n_mix
+    w, w0 = net.body[0].weight.detach(), fresh.body[0].weight.detach()
+    torch.testing.assert_close(w[:, n:], 0.1 * w0[:, n:])
+    torch.testing.assert_close(w[:, :n], old.net.body[0].weight.detach())

@@ -405,6 +405,11 @@ class FitConfig(Section):
     init_linear_only: bool = False
     """With init_from: copy only its deconvolution block (L, R and the 1x1 mix; same d, m, balances and
     mix count); the artifact block starts afresh, so it may differ (another width, depth or scale)."""
+    init_grow_scale: float = Field(0.0, ge=0)
+    """With init_from and inputs added to the artifact block (network.feature_maps, border_channel):
+    their weights in the block's first convolution start at this fraction of a fresh initialisation
+    (0: zero, exactly the source's function; zero weights on fresh feature maps barely train, a
+    saddle: trainer/runs/default_featmaps/README.md)."""
     p_border: float = Field(0.0, ge=0, le=1)
     """Probability that a training sample sits at an image border (data.Degrader.cut_border); the loss
     then counts observed pixels only.  Use with network.border_channel = true."""

@@ -103,7 +103,12 @@ def describe_init(path: str | None) -> str | None:
 
 
 def init_from_model(
-    net: GLRANet, source: str | Path, keep_basis: bool = False, linear_only: bool = False
+    net: GLRANet,
+    source: str | Path,
+    keep_basis: bool = False,
+    linear_only: bool = False,
+    *,
+    grow_scale: float = 0.0,
 ) -> str:
     """Copy a trained model's weights into ``net`` (same network config, any basis).
 
@@ -124,6 +129,9 @@ def init_from_model(
     linear_only : bool
         Copy the deconvolution block only (``L``, ``R``, ``mix``: implies ``keep_basis``);
         the artifact block keeps its fresh initialisation and may have another architecture.
+    grow_scale : float
+        Inputs added to the artifact block (feature maps, a border channel) start with this
+        fraction of ``net``'s fresh weights for them (0: zero, the source's exact function).
 
     Returns
     -------
@@ -165,7 +173,7 @@ def init_from_model(
         if set(diff) - {"border_channel", "feature_maps", "feature_kernel"} or (diff and not grown):
             raise ValueError(f"init_from: network config of {source} differs in {diff}")
         if diff:
-            state, added = _grow_inputs(state, old, net)
+            state, added = _grow_inputs(state, old, net, grow_scale)
     if keep_basis:
         try:
             net.load_state_dict(state)
@@ -183,19 +191,20 @@ def init_from_model(
     return f"initialised from {source} (artifact block copied, mix carried over to this basis{added})"
 
 
-def _grow_inputs(state: dict, old: NetConfig, net: GLRANet) -> tuple[dict, str]:
-    """``state`` of a network ``old`` widened to ``net``'s inputs: added channels get zero weights.
+def _grow_inputs(state: dict, old: NetConfig, net: GLRANet, grow: float = 0.0) -> tuple[dict, str]:
+    """``state`` of a network ``old`` widened to ``net``'s inputs (added ones: ``grow`` x fresh weights).
 
     The artifact block's first convolution reads the channels pixel-unshuffled (``scale²``
     inputs per channel, channel-major).  New feature maps go after the mixes, the border channel
-    last; the feature maps' own convolutions keep ``net``'s fresh initialisation.  The grown
+    last, their weights there ``grow`` times ``net``'s fresh ones (zero by default); the feature
+    maps' own convolutions keep ``net``'s fresh initialisation.  With ``grow = 0`` the grown
     network computes the same function as ``old``.
     """
     c = net.config
     key = "body.head.0.weight" if c.levels else "body.0.weight"
     first, s2 = state[key], c.scale * c.scale
     kept = len(c.balances) + c.n_mix
-    grown = first.new_zeros((first.shape[0], c.in_channels * s2, *first.shape[2:]))
+    grown = net.state_dict()[key].detach().to(first.device, first.dtype) * grow
     grown[:, : kept * s2] = first[:, : kept * s2]
     if old.border_channel:
         grown[:, -s2:] = first[:, -s2:]
@@ -204,7 +213,8 @@ def _grow_inputs(state: dict, old: NetConfig, net: GLRANet) -> tuple[dict, str]:
     what = [f"{c.feature_maps} feature maps"] * bool(c.feature_maps) + ["border channel"] * (
         c.border_channel and not old.border_channel
     )
-    return state, f"; {' and '.join(what)} added with zero weights"
+    how = "zero weights" if grow == 0 else f"{grow:g} x fresh weights"
+    return state, f"; {' and '.join(what)} added with {how}"
 
 
 def evaluate_samples(
@@ -336,7 +346,11 @@ def setup_training(cfg: FitConfig, ckpt: Path, resume: bool, log: Callable[[str]
     if cfg.init_from and not (resume and ckpt.is_file()):
         log(
             init_from_model(
-                net, cfg.init_from, keep_basis=cfg.init_keep_basis, linear_only=cfg.init_linear_only
+                net,
+                cfg.init_from,
+                keep_basis=cfg.init_keep_basis,
+                linear_only=cfg.init_linear_only,
+                grow_scale=cfg.init_grow_scale,
             )
         )
         init_model = describe_init(cfg.init_from)  # what it was at the time
