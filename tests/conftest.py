@@ -30,6 +30,15 @@ def small_basis() -> Basis:
 TINY_NET = {"d": 31, "m": 8, "width": 4, "first_kernel": 3, "depth": 1, "last_kernel": 3}
 
 
+def net_inputs(cfg, B: int = 1, H: int = 40, W: int = 33, seed: int = 0):
+    """Seeded ``(y, M)`` for a ``GLRANet`` of config ``cfg``: ``(B, 1, H, W)`` images in [0, 1] and
+    ``(B, m, m)`` coefficients."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(B, 1, H, W, generator=g), torch.randn(B, cfg.m, cfg.m, generator=g) * 0.3
+
+
 def assert_tiles_stitch(model_dir, x: np.ndarray) -> None:
     """Through the engine: ``model_dir`` run on a blurred ``x`` (plus 41 rows) in uneven tiles
     of 37 px (the border pad, 18 px, not a multiple of the cells) equals its untiled run."""

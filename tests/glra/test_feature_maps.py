@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_NET, assert_tiles_stitch
+from conftest import TINY_NET, assert_tiles_stitch, net_inputs
 
 from napari_glra.glra.network import GLRANet, NetConfig, _parameter_count, count_parameters, macs_per_pixel
 
@@ -26,17 +26,12 @@ def _net(small_basis, cfg, seed=0):
     return net
 
 
-def _inputs(cfg, B=1, H=40, W=33, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(B, 1, H, W, generator=g), torch.randn(B, cfg.m, cfg.m, generator=g) * 0.3
-
-
 @pytest.mark.parametrize(("scale", "levels", "border"), [(1, 0, False), (2, 0, True), (2, 1, False)])
 def test_fourier_block_is_exact_in_training_and_inference(small_basis, scale, levels, border):
     """The Fourier evaluation equals the spatial one, and the batched (autograd) form the
     one-map-at-a-time inference form; the feature maps change the output."""
     net = _net(small_basis, _cfg(3, scale, levels, border_channel=border)).double()
-    y, M = _inputs(net.config, B=2)
+    y, M = net_inputs(net.config, B=2)
     y, M = y.double(), M.double()
     with torch.no_grad():
         a = net(y, M)
@@ -64,7 +59,7 @@ def test_feature_map_is_the_lifted_image_through_the_linear_filter(small_basis):
             k = conv.weight.shape[-1] // 2
             conv.weight[:, 0 if conv is net.lift[0] else slice(None), k, k] = 1.0  # identity-like
         net.lift[2].weight[:, :, k, k] = torch.eye(2) * torch.tensor([[1.0], [-2.0]])
-    y, M = _inputs(net.config)
+    y, M = net_inputs(net.config)
     with torch.no_grad():
         f = net.features(y, M)
     base = f[:, net.config.base_index]
@@ -85,7 +80,7 @@ def test_context_of_pad_amount_equals_the_cropped_full_forward(scale, levels):
     p, cell = net.pad_amount(), net.config.cell
     assert p == 31 // 2 + 4 + net.config.margin + cell - 1
     c = -(-p // cell) * cell
-    y, M = _inputs(net.config, H=2 * c + 23, W=2 * c + 14, seed=3)
+    y, M = net_inputs(net.config, H=2 * c + 23, W=2 * c + 14, seed=3)
     y, M = y.double(), M.double()
     with torch.no_grad():
         full = net(y, M)
@@ -99,7 +94,7 @@ def test_context_of_pad_amount_equals_the_cropped_full_forward(scale, levels):
 
 def test_trains_and_config_round_trip(small_basis):
     net = GLRANet(_cfg(3, 2), small_basis.L, small_basis.R).train()
-    y, M = _inputs(net.config, B=2, H=24, W=24)
+    y, M = net_inputs(net.config, B=2, H=24, W=24)
     net(y, M, context=4).square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.lift.parameters())
     for cfg in (_cfg(3), _cfg(5, 2, feature_kernel=5), _cfg(2, 2, 1), NetConfig(feature_maps=8, scale=2)):

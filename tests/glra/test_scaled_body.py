@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_NET, assert_tiles_stitch
+from conftest import TINY_NET, assert_tiles_stitch, net_inputs
 
 from napari_glra.engine import tiling
 from napari_glra.glra.network import GLRANet, NetConfig, macs_per_pixel
@@ -17,16 +17,11 @@ def _net(small_basis, scale, seed=0, **kw):
     return net
 
 
-def _inputs(cfg, B=2, H=40, W=33, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(B, 1, H, W, generator=g), torch.randn(B, cfg.m, cfg.m, generator=g) * 0.3
-
-
 @pytest.mark.parametrize("scale", [2, 3])
 @pytest.mark.parametrize("shape", [(40, 33), (25, 26), (17, 49)])
 def test_scaled_body_keeps_the_shape_and_the_fourier_block_is_exact(small_basis, scale, shape):
     net = _net(small_basis, scale)
-    y, M = _inputs(net.config, H=shape[0], W=shape[1])
+    y, M = net_inputs(net.config, B=2, H=shape[0], W=shape[1])
     with torch.no_grad():
         a = net(y, M)
         b = net(y, M, path="direct")
@@ -55,7 +50,7 @@ def test_context_aligned_to_the_cells_equals_the_cropped_full_forward(small_basi
     net = _net(small_basis, scale).double()
     p = net.pad_amount()
     c = -(-p // scale) * scale
-    y, M = _inputs(net.config, H=2 * c + 23, W=2 * c + 14, seed=3)
+    y, M = net_inputs(net.config, B=2, H=2 * c + 23, W=2 * c + 14, seed=3)
     y, M = y.double(), M.double()
     with torch.no_grad():
         full = net(y, M)
@@ -101,7 +96,7 @@ def test_scaled_body_equals_the_pixel_unshuffle_reference(small_basis, scale):
 
     net = _net(small_basis, scale)
     c = net.config
-    y, M = _inputs(c, B=1, H=23, W=31, seed=5)
+    y, M = net_inputs(c, B=1, H=23, W=31, seed=5)
     H, W = y.shape[-2:]
     extra = (-H % scale, -W % scale)
     with torch.no_grad():

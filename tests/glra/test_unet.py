@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_NET, assert_tiles_stitch
+from conftest import TINY_NET, assert_tiles_stitch, net_inputs
 
 from napari_glra.glra import unet
 from napari_glra.glra.network import GLRANet, NetConfig, _parameter_count, count_parameters, macs_per_pixel
@@ -20,11 +20,6 @@ def _net(small_basis, cfg, seed=0):
     with torch.no_grad():  # a visible correction (the init makes the last layer tiny)
         net.body.last.weight.mul_(100)
     return net
-
-
-def _inputs(cfg, B=1, H=40, W=33, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(B, 1, H, W, generator=g), torch.randn(B, cfg.m, cfg.m, generator=g) * 0.3
 
 
 def test_geometry_by_hand():
@@ -49,7 +44,7 @@ def test_geometry_by_hand():
 @pytest.mark.parametrize("shape", [(40, 33), (25, 26), (17, 49)])
 def test_shape_and_exact_fourier_block(small_basis, levels, scale, depth, shape):
     net = _net(small_basis, _cfg(levels, scale, depth))
-    y, M = _inputs(net.config, H=shape[0], W=shape[1])
+    y, M = net_inputs(net.config, H=shape[0], W=shape[1])
     with torch.no_grad():
         a = net(y, M)
         b = net(y, M, path="direct")
@@ -97,7 +92,7 @@ def test_context_aligned_to_the_cells_equals_the_cropped_full_forward(small_basi
     net = _net(small_basis, _cfg(levels, scale)).double()
     p, cell = net.pad_amount(), net.config.cell
     c = -(-p // cell) * cell
-    y, M = _inputs(net.config, H=2 * c + 23, W=2 * c + 14, seed=3)
+    y, M = net_inputs(net.config, H=2 * c + 23, W=2 * c + 14, seed=3)
     y, M = y.double(), M.double()
     with torch.no_grad():
         full = net(y, M)
@@ -132,7 +127,7 @@ def test_parameters_macs_and_config_round_trip():
 def test_trains(small_basis):
     """Gradients reach every layer of the block and the basis (training through it works)."""
     net = GLRANet(_cfg(2, 2), small_basis.L, small_basis.R).train()
-    y, M = _inputs(net.config, B=2, H=24, W=24)
+    y, M = net_inputs(net.config, B=2, H=24, W=24)
     net(y, M, context=4).square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.body.parameters())
     assert net.L.grad is not None

@@ -703,10 +703,11 @@ class GLRANet(nn.Module):
         for b in range(B):
             for k in range(K):
                 Fk = _matmul_real_block(P[b, k], block)  # (nh, nwr)
+                if nf and k == c.base_index:
+                    G = Fk.clone()  # the balance-1 filter, for the feature maps below
                 Fk *= Y[b]
                 out[b, k] = torch.fft.irfft2(Fk, s=(nh, nw))[rows, cols]
             if nf:
-                G = _matmul_real_block(P[b, c.base_index], block)
                 maps = self.lift(yp[b : b + 1])[0]
                 for f in range(nf):
                     out[b, K + f] = torch.fft.irfft2(G * torch.fft.rfft2(maps[f]), s=(nh, nw))[rows, cols]
@@ -714,32 +715,39 @@ class GLRANet(nn.Module):
 
     def _direct_block(self, yp: torch.Tensor, M: torch.Tensor, mixed: bool) -> torch.Tensor:
         c = self.config
-        h = c.d // 2
-        # Circular padding reproduces the Fourier block exactly; convolution = flipped correlation.
-        a = F.conv2d(F.pad(yp, (0, 0, h, h), mode="circular"), self.L.T.flip(-1)[:, None, :, None])
-        R = self.R.T.flip(-1)[:, None, None, :]
+        a = self._direct_columns(yp)
         out, chans = [], None
         for s in range(M.shape[1]):
-            b = torch.einsum("bihw,bij->bjhw", a, M[:, s].to(a.dtype))
-            cc = F.conv2d(F.pad(b, (h, h, 0, 0), mode="circular"), R, groups=c.m)
+            cc = self._direct_rows(a, M[:, s])
             out.append(cc.sum(1, keepdim=True))
             if s == c.base_index:
                 chans = cc
         if mixed and c.n_mix:
             out.append(torch.einsum("bjhw,cj->bchw", chans, self.mix.to(chans.dtype)))
         if mixed and c.feature_maps:
-            # Each feature map through the balance-1 filter L M Rᵀ (circular, as above).
+            # Each feature map through the balance-1 filter L M Rᵀ, as the image.
             maps = self.lift(yp)
-            B, nf = maps.shape[:2]
-            x = F.conv2d(
-                F.pad(maps.reshape(B * nf, 1, *maps.shape[-2:]), (0, 0, h, h), mode="circular"),
-                self.L.T.flip(-1)[:, None, :, None],
-            )
-            Mb = M[:, c.base_index].to(x.dtype).repeat_interleave(nf, 0)
-            x = torch.einsum("bihw,bij->bjhw", x, Mb)
-            x = F.conv2d(F.pad(x, (h, h, 0, 0), mode="circular"), R, groups=c.m).sum(1)
-            out.append(x.reshape(B, nf, *x.shape[-2:]))
+            B, nf, H, W = maps.shape
+            a = self._direct_columns(maps.reshape(B * nf, 1, H, W))
+            x = self._direct_rows(a, M[:, c.base_index].repeat_interleave(nf, 0)).sum(1)
+            out.append(x.reshape(B, nf, H, W))
         return torch.cat(out, 1)
+
+    def _direct_columns(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``m`` vertical ``L`` filters on ``(N, 1, H, W)`` images (circular): ``(N, m, H, W)``."""
+        h = self.config.d // 2
+        # Circular padding reproduces the Fourier block exactly; convolution = flipped correlation.
+        return F.conv2d(F.pad(x, (0, 0, h, h), mode="circular"), self.L.T.flip(-1)[:, None, :, None])
+
+    def _direct_rows(self, a: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+        """``a`` (:meth:`_direct_columns` of ``x``) mixed by ``M``, then the horizontal ``R`` filters.
+
+        ``M`` is ``(N, m, m)``; the result, ``(N, m, H, W)`` (circular), sums to ``(L M Rᵀ) * x``.
+        """
+        h = self.config.d // 2
+        b = torch.einsum("bihw,bij->bjhw", a, M.to(a.dtype))
+        R = self.R.T.flip(-1)[:, None, None, :]
+        return F.conv2d(F.pad(b, (h, h, 0, 0), mode="circular"), R, groups=self.config.m)
 
 
 def _init_convs(modules: list[nn.Module], negative_slope: float, gen: torch.Generator) -> None:

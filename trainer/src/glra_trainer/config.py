@@ -286,7 +286,8 @@ class NetworkConfig(Section):
     feature_maps: int | None = Field(None, ge=0)
     """Learned feature maps of the blurred image deconvolved like it and fed to the artifact block
     (deconvolution in feature space; 0: none).  With ``init_from`` they may be added to a model
-    without them: their weights in the block start at zero (the same function)."""
+    without them: their weights in the block start at zero (the same function; see
+    ``init_grow_scale``)."""
     feature_kernel: OddInt | None = Field(None, ge=1)
     """Side (odd) of the two convolutions that make the feature maps."""
 
