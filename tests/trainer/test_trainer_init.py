@@ -169,17 +169,24 @@ def test_init_from_adds_zero_feature_maps(tiny_model_dir, extra):
         init_from_model(wider, _export_border(net, old, tiny_model_dir))
 
 
-def test_init_from_grows_a_half_resolution_block(tiny_model_dir, tmp_path):
-    """With scale 2 the first convolution reads each channel's 2 x 2 cell: the added border channel
-    and feature maps land on their own cells, and the function is kept."""
+def _half_resolution_source(tiny_model_dir, tmp_path):
+    """The tiny model's basis, a half-resolution network on it with a visible correction, and that
+    network saved as a model directory (a source for ``init_from``)."""
     from napari_glra.glra.model_io import save_model
 
     tiny = load_model_dir(tiny_model_dir)
     cfg = NetConfig.from_dict({**tiny.net.config.to_dict(), "scale": 2})
-    old = GLRANet(cfg, tiny.basis.L, tiny.basis.R, seed=5)
+    net = GLRANet(cfg, tiny.basis.L, tiny.basis.R, seed=5)
     with torch.no_grad():
-        old.body[-1].weight.mul_(100)
-    src = save_model(tmp_path / "s2", old, tiny.basis, name="s2", version="0")
+        net.body[-1].weight.mul_(100)
+    return tiny, net, save_model(tmp_path / "s2", net, tiny.basis, name="s2", version="0")
+
+
+def test_init_from_grows_a_half_resolution_block(tiny_model_dir, tmp_path):
+    """With scale 2 the first convolution reads each channel's 2 x 2 cell: the added border channel
+    and feature maps land on their own cells, and the function is kept."""
+    tiny, old, src = _half_resolution_source(tiny_model_dir, tmp_path)
+    cfg = old.config
     grown = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "border_channel": True, "feature_maps": 2}))
     init_from_model(grown, src, keep_basis=True)
     y = torch.rand(1, 1, 48, 40, generator=torch.Generator().manual_seed(1))
@@ -203,3 +210,44 @@ def test_init_grow_scale_starts_added_inputs_at_a_fraction_of_fresh_weights(tiny
     w, w0 = net.body[0].weight.detach(), fresh.body[0].weight.detach()
     torch.testing.assert_close(w[:, n:], 0.1 * w0[:, n:])
     torch.testing.assert_close(w[:, :n], old.net.body[0].weight.detach())
+
+
+def test_init_from_adds_a_fresh_refiner_that_starts_near_the_source(tiny_model_dir, tmp_path):
+    """A refiner added to a trained model: the first block is the source's, the refiner fresh; with
+    its last layer at zero the network is the source (the refiner's margin is rounded to the cells)."""
+    from napari_glra.glra.model_io import save_model
+
+    tiny, src, path = _half_resolution_source(tiny_model_dir, tmp_path)
+    src_cfg = src.config
+    refiner = {"width": 4, "depth": 1, "first_kernel": 3, "last_kernel": 3}  # margin 3: odd
+    cfg = NetConfig.from_dict({**src_cfg.to_dict(), "refiner": refiner})
+    net = GLRANet(cfg, seed=1)
+    assert "a fresh refiner added" in init_from_model(net, path, keep_basis=True)
+    y = torch.rand(1, 1, 44, 38, generator=torch.Generator().manual_seed(2))
+    M, _ = tiny.basis.balanced_coefficients(make_kernel("gaussian", sigma=1.5), 0.01, cfg.balances)
+    M = torch.as_tensor(M, dtype=torch.float32)[None]
+    with torch.no_grad():
+        ref = src(y, M)
+        assert 0 < (net(y, M) - ref).abs().max() < 0.05  # the refiner's near-zero start
+        net.refine[-1].weight.zero_()
+        net.refine[-1].bias.zero_()
+        torch.testing.assert_close(net(y, M), ref, atol=1e-5, rtol=1e-4)
+    other = GLRANet(NetConfig.from_dict({**cfg.to_dict(), "refiner": {**refiner, "width": 5}}))
+    path2 = save_model(tmp_path / "refined", net, tiny.basis, name="r", version="0")
+    with pytest.raises(ValueError, match="refiner"):  # a refiner of another shape is not grown
+        init_from_model(other, path2, keep_basis=True)
+
+
+def test_freeze_stops_the_named_parameters(tiny_model_dir):
+    from glra_trainer.fit import freeze_parameters
+
+    tiny = load_model_dir(tiny_model_dir).net.config.to_dict()
+    cfg = NetConfig.from_dict({**tiny, "refiner": {"width": 3}})
+    net = GLRANet(cfg)
+    n = freeze_parameters(net, ["L", "R", "mix", "body"])
+    assert n == sum(p.numel() for k, p in net.named_parameters() if not k.startswith("refine."))
+    assert all(p.requires_grad == k.startswith("refine.") for k, p in net.named_parameters())
+    with pytest.raises(ValueError, match="'bdy' names no parameter.*'body'"):
+        freeze_parameters(net, ["bdy"])
+    with pytest.raises(ValueError, match="nothing would train"):
+        freeze_parameters(GLRANet(cfg), ["L", "R", "mix", "body", "refine"])

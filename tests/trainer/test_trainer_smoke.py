@@ -185,22 +185,22 @@ def test_smoke_pipeline(tmp_path, image_dir, capsys):
     assert model.name == "smoke" and model.config["training"]["steps"] == 9
 
 
-def test_fit_with_border_samples_and_bfloat16(tmp_path, image_dir):
-    """p_border + network.border_channel + amp: border validation columns, observed-only loss."""
+def _smoke_fit(tmp_path, image_dir, *settings):
+    """A smoke basis in ``tmp_path/run`` and the ``glra-train fit`` arguments of a smoke run on it
+    (procedural training images, ``image_dir`` for validation) with ``settings`` (``--set`` items)."""
     run = tmp_path / "run"
     basis = run / "basis.safetensors"
     assert main(["basis", "--smoke", "--seed", "1", "--set", f'out="{basis}"']) == 0
     fit = ["fit", "--smoke", "--seed", "1", "--device", "cpu"]
-    for item in (
-        f'out="{run}"',
-        f'basis="{basis}"',
-        'train_dir=""',
-        f'val_dir="{image_dir}"',
-        "p_border=0.5",
-        'amp="bfloat16"',
-        "network.border_channel=true",
-    ):
+    for item in (f'out="{run}"', f'basis="{basis}"', 'train_dir=""', f'val_dir="{image_dir}"', *settings):
         fit += ["--set", item]
+    return run, fit
+
+
+def test_fit_with_border_samples_and_bfloat16(tmp_path, image_dir):
+    """p_border + network.border_channel + amp: border validation columns, observed-only loss."""
+    settings = ("p_border=0.5", 'amp="bfloat16"', "network.border_channel=true")
+    run, fit = _smoke_fit(tmp_path, image_dir, *settings)
     assert main(fit) == 0
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert {"border_gaussian", "border_disk", "border_motion"} <= set(rows[0])
@@ -208,3 +208,34 @@ def test_fit_with_border_samples_and_bfloat16(tmp_path, image_dir):
     with pytest.raises(SystemExit, match="fit.amp"):  # refused before anything runs
         main([*fit, "--set", 'amp="float16"', "--set", f'out="{tmp_path / "bad"}"'])
     assert not (tmp_path / "bad").exists()
+
+
+def test_fit_a_refiner_on_a_frozen_first_block_resumes_and_exports(tmp_path, image_dir):
+    """network.refiner + freeze: only the refiner changes; resume and export keep the refiner."""
+    import torch
+
+    from napari_glra.glra.model_io import load_model_dir
+
+    run, fit = _smoke_fit(
+        tmp_path,
+        image_dir,
+        'amp="bfloat16"',
+        "network.scale=2",
+        "network.refiner={width=4, depth=1, scale=2}",
+        'freeze=["L", "R", "mix", "body"]',
+    )
+    assert main(fit) == 0
+    first = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    assert main([*fit, "--resume", "--set", "steps=9"]) == 0
+    after = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    for k, v in after.items():
+        assert torch.equal(v, first[k]) != k.startswith("refine."), k  # only the refiner trains
+    out = tmp_path / "model"
+    assert main(["export", "--set", f'run="{run}"', "--set", f'out="{out}"', "--set", 'name="r"']) == 0
+    net = load_model_dir(out).net
+    assert net.config.refiner is not None and net.config.refiner.width == 4
+    torch.testing.assert_close(net.refine[0].weight, after["refine.0.weight"])
+    assert (
+        "Then a refiner, a second artifact block (a flat block of 1 layers, width 4, at 1/2"
+        in (out / "MODEL.md").read_text()
+    )

@@ -52,6 +52,10 @@ def estimate_memory(model: ModelFiles, shape: tuple[int, int]) -> float:
     maps = 2 * 4 * c.in_channels * feat  # cropped feature maps + the artifact block's copy
     # A U-Net block (levels > 0) also keeps its encoder's features for the skips (~2 width).
     body = (3 + 2 * (c.levels > 0)) * 4 * c.width * feat / c.scale**2
+    r = c.refiner
+    if r is not None:  # its inputs (the first block's image beside the features) and activations
+        maps += 2 * 4 * c.refiner_in_channels * feat
+        body = max(body, (3 + 2 * (r.levels > 0)) * 4 * r.width * feat / r.scale**2)
     return float(fourier + maps + body)
 
 

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_glra._fft import next_fast_len
-from napari_glra.glra import unet
+from napari_glra.glra import blocks, unet
 
 __all__ = ["NET_LIMITS", "NetConfig", "GLRANet", "count_parameters", "macs_per_pixel", "mirror_pad"]
 
@@ -89,6 +89,56 @@ class NetConfig:
     feature_maps: int = 0
     #: Side (odd) of the two convolutions that make the feature maps.
     feature_kernel: int = 3
+    #: A second artifact block (a *refiner*) after the first: it reads the first block's
+    #: restored image and the same features, and adds its correction to that image.  Its
+    #: fields are those of :data:`REFINER_FIELDS` (the rest keep their defaults); ``None``: one
+    #: block.
+    refiner: NetConfig | None = None
+
+    @property
+    def block_margin(self) -> int:
+        """Pixels this config's own artifact block eats per side (the first block's, with a refiner)."""
+        if self.levels:
+            shrink = self.depth * (self.mid_kernel // 2)
+            return self.scale * unet.left_margin(self.first_kernel, shrink, self.levels, self.last_kernel)
+        mid = sum(self.mid_dilations) * (self.mid_kernel // 2)
+        per_layer = self.first_kernel // 2 + mid + self.last_kernel // 2
+        return self.scale * per_layer
+
+    @property
+    def block_cell(self) -> int:
+        """Grid cell (pixels) of this config's own artifact block: ``scale * 2**levels``."""
+        return self.scale * 2**self.levels
+
+    def block_extra(self, n: int) -> int:
+        """Rows beyond ``n + 2 block_margin`` this config's own block needs for ``n`` outputs.
+
+        Always in ``[0, block_cell)``: the flat block at ``1/scale`` resolution rounds up to a
+        multiple of ``scale``, the U-Net block to lengths that every level can halve.
+        """
+        s = self.scale
+        if not self.levels:
+            return -n % s
+        shrink = self.depth * (self.mid_kernel // 2)
+        cells = unet.input_cells(-(-n // s), self.first_kernel, shrink, self.levels, self.last_kernel)
+        return s * cells - n - 2 * self.block_margin
+
+    @property
+    def refiner_margin(self) -> int:
+        """Pixels per side the first block's image reaches beyond the output (0 without a refiner).
+
+        The refiner's margin rounded up to the first block's cell, so that the first block's
+        grid falls where it falls without a refiner: the same function at every pixel (a
+        trained one-block model grown with a refiner keeps its image).
+        """
+        if self.refiner is None:
+            return 0
+        return -(-self.refiner.block_margin // self.block_cell) * self.block_cell
+
+    def stage_sizes(self, n: int) -> int:
+        """Outputs the first block makes for ``n`` final outputs (``n`` without a refiner)."""
+        r = self.refiner
+        return n if r is None else n + 2 * self.refiner_margin + r.block_extra(n)
 
     @property
     def feature_reach(self) -> int:
@@ -97,21 +147,25 @@ class NetConfig:
 
     @property
     def cell(self) -> int:
-        """Side (pixels) of the grid cells the artifact block works on: tiles align to it."""
-        return self.scale * 2**self.levels
+        """Side (pixels) of the grid cells the artifact blocks work on: tiles align to it."""
+        if self.refiner is None:
+            return self.block_cell
+        return int(np.lcm(self.block_cell, self.refiner.block_cell))
 
     def extra(self, n: int) -> int:
-        """Feature rows (or columns) the artifact block needs beyond ``n + 2 margin`` for ``n`` outputs.
+        """Feature rows (or columns) the artifact blocks need beyond ``n + 2 margin`` for ``n`` outputs.
 
-        Always in ``[0, cell)``: the flat block at ``1/scale`` resolution rounds up to a
-        multiple of ``scale``, the U-Net block to lengths that every level can halve.
+        At most :attr:`max_extra` (below ``cell`` for one block): what the first block needs for
+        :meth:`stage_sizes` outputs plus, with a refiner, what the refiner needs.
         """
-        s = self.scale
-        if not self.levels:
-            return -n % s
-        shrink = self.depth * (self.mid_kernel // 2)
-        cells = unet.input_cells(-(-n // s), self.first_kernel, shrink, self.levels, self.last_kernel)
-        return s * cells - n - 2 * self.margin
+        n1 = self.stage_sizes(n)
+        return n1 - n - 2 * self.refiner_margin + self.block_extra(n1)
+
+    @property
+    def max_extra(self) -> int:
+        """The largest :meth:`extra` of any size."""
+        r = self.refiner
+        return self.block_cell - 1 + (0 if r is None else r.block_cell - 1)
 
     @property
     def mid_dilations(self) -> tuple[int, ...]:
@@ -127,6 +181,11 @@ class NetConfig:
     def in_channels(self) -> int:
         """Channels entering the artifact block."""
         return len(self.balances) + self.n_mix + self.feature_maps + int(self.border_channel)
+
+    @property
+    def refiner_in_channels(self) -> int:
+        """Channels entering the refiner: the first block's image and its input features."""
+        return 1 + self.in_channels
 
     @property
     def base_index(self) -> int:
@@ -145,6 +204,11 @@ class NetConfig:
             del d["dilations"]  # configs without dilations stay readable by earlier versions
         else:
             d["dilations"] = [int(v) for v in self.dilations]
+        if self.refiner is None:
+            del d["refiner"]  # as for levels
+        else:
+            r = self.refiner.to_dict()
+            d["refiner"] = {k: v for k, v in r.items() if k in REFINER_FIELDS}
         return d
 
     @classmethod
@@ -230,6 +294,7 @@ class NetConfig:
         out["dilations"] = _dilations_field(values["dilations"], out["depth"], lim["dilation"])
         if out["levels"] and out["dilations"] is not None:
             raise ValueError("network.dilations applies to the flat block only (network.levels = 0)")
+        out["refiner"] = _refiner_field(values["refiner"])
         cfg = cls(**out)
         n = _parameter_count(cfg)
         if n > lim["parameters"]:
@@ -243,15 +308,11 @@ class NetConfig:
     def margin(self) -> int:
         """Pixels the valid spatial convolutions eat per side (full-resolution pixels).
 
-        For a U-Net block (``levels > 0``) this is the top and left; the bottom and right
-        need up to ``cell - 1`` more (:meth:`extra`).
+        The artifact block's, plus the refiner's when there is one.  For a U-Net block
+        (``levels > 0``) this is the top and left; the bottom and right need up to
+        :attr:`max_extra` more (:meth:`extra`).
         """
-        if self.levels:
-            shrink = self.depth * (self.mid_kernel // 2)
-            return self.scale * unet.left_margin(self.first_kernel, shrink, self.levels, self.last_kernel)
-        mid = sum(self.mid_dilations) * (self.mid_kernel // 2)
-        per_layer = self.first_kernel // 2 + mid + self.last_kernel // 2
-        return self.scale * per_layer
+        return self.block_margin + self.refiner_margin
 
 
 #: Bounds :meth:`NetConfig.from_dict` enforces: ``d`` (odd, the basis window side), ``width``
@@ -270,6 +331,42 @@ NET_LIMITS: dict[str, int] = {
     "dilation": 32,
     "parameters": 20_000_000,
 }
+
+#: The fields a ``refiner`` sets: those of an artifact block.
+REFINER_FIELDS: frozenset[str] = frozenset(
+    {
+        "width",
+        "first_kernel",
+        "depth",
+        "mid_kernel",
+        "last_kernel",
+        "negative_slope",
+        "scale",
+        "dilations",
+        "levels",
+    }
+)
+
+
+def _refiner_field(v: Any) -> NetConfig | None:
+    """``network.refiner`` (a dict of :data:`REFINER_FIELDS` or None) as a config, else a ``ValueError``."""
+    if v is None:
+        return None
+    if isinstance(v, NetConfig):
+        v = v.to_dict()
+        v = {k: val for k, val in v.items() if k in REFINER_FIELDS}
+    if not isinstance(v, dict):
+        raise ValueError(f"network.refiner must be a table of artifact-block fields, got {v!r:.80}")
+    extra = set(v) - REFINER_FIELDS
+    if extra:
+        raise ValueError(
+            f"network.refiner: unknown or refused keys {sorted(extra)}; a refiner sets only "
+            f"{sorted(REFINER_FIELDS)}"
+        )
+    try:
+        return NetConfig.from_dict(dict(v))
+    except ValueError as err:
+        raise ValueError(str(err).replace("network.", "network.refiner.", 1)) from None
 
 
 def _is_real(v: Any) -> bool:
@@ -313,21 +410,12 @@ def _dilations_field(v: Any, depth: int, hi: int) -> tuple[int, ...] | None:
 
 def _parameter_count(c: NetConfig) -> int:
     """Parameters of ``GLRANet(c)`` (computed without building it)."""
-    s2 = c.scale * c.scale
     fk, nf = c.feature_kernel**2, c.feature_maps
     lift = (fk + 1) * nf + (nf * fk + 1) * nf
-    if c.levels:
-        args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel)
-        return 2 * c.d * c.m + c.n_mix * c.m + lift + unet.unet_parameters(*args, c.levels, s2)
-    return (
-        2 * c.d * c.m
-        + c.n_mix * c.m
-        + lift
-        + (c.in_channels * s2 * c.first_kernel**2 + 1) * c.width
-        + (c.width + 1) * c.width
-        + c.depth * (c.width * c.mid_kernel**2 + 1) * c.width
-        + (c.width * c.last_kernel**2 + 1) * s2
-    )
+    n = 2 * c.d * c.m + c.n_mix * c.m + lift + blocks.block_parameters(c, c.in_channels)
+    if c.refiner is not None:
+        n += blocks.block_parameters(c.refiner, c.refiner_in_channels)
+    return n
 
 
 def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
@@ -434,14 +522,11 @@ class GLRANet(nn.Module):
         # 1x1 m -> n_mix mix of the m deconvolution channels (exact, in Fourier); with the
         # linear estimates (one per balance) they are the artifact block's input channels.
         self.mix = nn.Parameter(torch.randn(c.n_mix, c.m, generator=gen) * 0.1 * c.m**-0.5)
-        # In place (each follows a convolution): ~20 % faster on CPU, same values; autograd
-        # supports it for a positive slope.
-        act = nn.LeakyReLU(c.negative_slope, inplace=c.negative_slope > 0)
-        s2 = c.scale * c.scale
         if c.feature_maps:
             # Feature maps of the blurred image, deconvolved like it ("same" convolutions on the
             # padded FFT grid; pad_amount keeps their zero-padded rim out of the output's reach).
             nf, fk = c.feature_maps, c.feature_kernel
+            act = nn.LeakyReLU(c.negative_slope, inplace=c.negative_slope > 0)
             self.lift = nn.Sequential(
                 nn.Conv2d(1, nf, fk, padding=fk // 2), act, nn.Conv2d(nf, nf, fk, padding=fk // 2)
             )
@@ -451,42 +536,22 @@ class GLRANet(nn.Module):
                         conv.weight, a=c.negative_slope, nonlinearity="leaky_relu", generator=gen
                     )
                     nn.init.zeros_(conv.bias)
-        if c.levels:
-            self.body = unet.UNetBody(
-                c.in_channels * s2,
-                s2,
-                width=c.width,
-                depth=c.depth,
-                levels=c.levels,
-                first=c.first_kernel,
-                mid=c.mid_kernel,
-                last=c.last_kernel,
-                negative_slope=c.negative_slope,
-            )
-            _init_convs(list(self.body.modules()), c.negative_slope, gen)
-            return
-        layers: list[nn.Module] = [
-            nn.Conv2d(c.in_channels * s2, c.width, c.first_kernel),
-            act,
-            nn.Conv2d(c.width, c.width, 1),
-            act,
-        ]
-        for dil in c.mid_dilations:
-            layers += [nn.Conv2d(c.width, c.width, c.mid_kernel, dilation=dil), act]
-        layers.append(nn.Conv2d(c.width, s2, c.last_kernel))
-        self.body = nn.Sequential(*layers)
-        _init_convs(list(self.body), c.negative_slope, gen)
+        self.body = blocks.make_block(c, c.in_channels, gen)
+        if c.refiner is not None:
+            # Last, so that the first block's initialisation is that of a network without it.
+            self.refine = blocks.make_block(c.refiner, c.refiner_in_channels, gen)
 
     # ------------------------------------------------------------------ helpers
     def pad_amount(self) -> int:
         """Mirror padding per side that makes the Fourier block exact.
 
-        It includes ``cell - 1`` pixels for the artifact block's :meth:`NetConfig.extra`
-        rows and columns (for the flat block at ``1/scale`` resolution, rounding up to a
-        multiple of ``scale``) and the feature maps' reach (:attr:`NetConfig.feature_reach`).
+        It includes :attr:`NetConfig.max_extra` pixels for the artifact blocks'
+        :meth:`NetConfig.extra` rows and columns (for the flat block at ``1/scale`` resolution,
+        rounding up to a multiple of ``scale``) and the feature maps' reach
+        (:attr:`NetConfig.feature_reach`).
         """
         c = self.config
-        return c.d // 2 + c.feature_reach + c.margin + c.cell - 1
+        return c.d // 2 + c.feature_reach + c.margin + c.max_extra
 
     def _grid(self, h: int, w: int) -> tuple[int, int, int]:
         p = self.pad_amount()
@@ -539,46 +604,62 @@ class GLRANet(nn.Module):
         extra = (c.extra(H), c.extra(W))
         feats = self.features(y, M, path=path, context=context, observed=observed, extra=extra)
         lower = body_dtype is not None and body_dtype != feats.dtype
+        dtype = body_dtype if lower else feats.dtype
         with torch.autocast(feats.device.type, dtype=body_dtype) if lower else nullcontext():
-            if c.levels:
-                x = F.pixel_unshuffle(feats, c.scale) if c.scale > 1 else feats
-                out = self.body(x)
-                out = F.pixel_shuffle(out, c.scale) if c.scale > 1 else out
-            elif c.scale == 1:
-                out = self.body(feats.contiguous(memory_format=torch.channels_last))
-            else:
-                out = self._scaled_body(feats, body_dtype if lower else feats.dtype)
-        out = out.to(feats.dtype)
-        out = out[..., :H, :W].contiguous()
-        if c.residual:
-            r, i = c.margin, c.base_index
+            if c.refiner is None:
+                return self._stage(self.body, c, feats, (H, W), dtype)
+            # The first block restores a wider image (the refiner's margin and extra rows), the
+            # refiner reads it beside the same features and adds its correction.
+            # It reaches refiner_margin >= the refiner's margin: the refiner reads from o on.
+            r, m1, m = c.refiner, c.block_margin, c.refiner_margin
+            n1 = (c.stage_sizes(H), c.stage_sizes(W))
+            x1 = self._stage(self.body, c, feats, n1, dtype)
+            inputs = torch.cat([x1, feats[..., m1 : m1 + n1[0], m1 : m1 + n1[1]]], 1)
+            o, m2 = m - r.block_margin, r.block_margin
+            rows, cols = (slice(o, o + n + 2 * m2 + r.block_extra(n)) for n in (H, W))
+            out = self._stage(self.refine, r, inputs[..., rows, cols], (H, W), dtype, residual=False)
+            return out + x1[..., m : m + H, m : m + W]
+
+    def _stage(
+        self,
+        body: nn.Module,
+        cfg: NetConfig,
+        feats: torch.Tensor,
+        size: tuple[int, int],
+        dtype: torch.dtype,
+        *,
+        residual: bool | None = None,
+    ) -> torch.Tensor:
+        """One artifact block on ``feats`` (its margin and extra rows around ``size`` outputs).
+
+        Returns ``size`` outputs in ``feats``' dtype, plus the balance-1 estimate (channel
+        ``base_index`` of ``feats``) when ``residual`` (default: ``config.residual``).
+        """
+        H, W = size
+        if not cfg.levels and cfg.scale > 1:
+            out = self._scaled_body(feats, dtype, body=body, scale=cfg.scale)
+        else:
+            out = blocks.run_block(body, cfg, feats, dtype)
+        out = out.to(feats.dtype)[..., :H, :W].contiguous()
+        if self.config.residual if residual is None else residual:
+            r, i = cfg.block_margin, self.config.base_index
             out = out + feats[:, i : i + 1, r : r + H, r : r + W]
         return out
 
-    def _scaled_body(self, feats: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """The artifact block on ``scale x scale`` pixel-unshuffled features.
+    def _scaled_body(
+        self,
+        feats: torch.Tensor,
+        dtype: torch.dtype,
+        *,
+        body: nn.Module | None = None,
+        scale: int | None = None,
+    ) -> torch.Tensor:
+        """A flat artifact block (default: the first) at ``1/scale`` resolution.
 
-        Same function as ``body(pixel_unshuffle(feats))``, but the unshuffle is one copy
-        straight into a channels-last tensor of the block's dtype with the channels in
-        ``(row offset, column offset, channel)`` order (about 2x faster on a CPU than
-        ``pixel_unshuffle`` then ``contiguous``), and the first layer's weights are
-        permuted to match (torch's order is ``(channel, row offset, column offset)``).
+        :func:`napari_glra.glra.blocks.scaled_flat_block`; a method so that profilers can time it.
         """
-        s = self.config.scale
-        B, C, H, W = feats.shape
-        cells = feats.reshape(B, C, H // s, s, W // s, s).permute(0, 2, 4, 3, 5, 1)
-        if feats.requires_grad:
-            x = cells.reshape(B, H // s, W // s, s * s * C).to(dtype)
-        else:
-            x = torch.empty((B, H // s, W // s, s, s, C), dtype=dtype, device=feats.device)
-            x.copy_(cells)
-            x = x.view(B, H // s, W // s, s * s * C)
-        x = x.permute(0, 3, 1, 2)  # NCHW view of channels-last memory
-        first = self.body[0]
-        k = first.weight.shape[-1]
-        w = first.weight.view(-1, C, s, s, k, k).permute(0, 2, 3, 1, 4, 5).reshape(-1, s * s * C, k, k)
-        out = self.body[1:](F.conv2d(x, w, first.bias))
-        return F.pixel_shuffle(out, s)
+        body = self.body if body is None else body
+        return blocks.scaled_flat_block(body, scale or self.config.scale, feats, dtype)
 
     def linear(
         self,
@@ -619,7 +700,7 @@ class GLRANet(nn.Module):
         balance) then the mixes and the ``F = config.feature_maps`` deconvolved feature maps (only
         the estimates if ``mixed`` is false), then with ``config.border_channel`` the observed
         mask (``observed``, zero beyond ``y``).
-        ``extra = (rows, cols)`` (each below ``config.cell``) adds rows at the bottom and
+        ``extra = (rows, cols)`` (each at most ``config.max_extra``) adds rows at the bottom and
         columns at the right.
         """
         c = self.config
@@ -644,8 +725,8 @@ class GLRANet(nn.Module):
         y = y[trim]
         yp = mirror_pad(y, et, nh - et - y.shape[-2], el, nw - el - y.shape[-1])
         eh, ew = (int(e) for e in extra)
-        if not (0 <= eh < c.cell and 0 <= ew < c.cell):
-            raise ValueError(f"extra must be in [0, cell = {c.cell}), got {extra}")
+        if not (0 <= eh <= c.max_extra and 0 <= ew <= c.max_extra):
+            raise ValueError(f"extra must be in [0, max_extra = {c.max_extra}], got {extra}")
         win = (slice(p - r, p + H + r + eh), slice(p - r, p + W + r + ew))
         if path == "fft":
             feats = self._fourier_block(yp, M, mixed, win)
@@ -750,21 +831,6 @@ class GLRANet(nn.Module):
         return F.conv2d(F.pad(b, (h, h, 0, 0), mode="circular"), R, groups=self.config.m)
 
 
-def _init_convs(modules: list[nn.Module], negative_slope: float, gen: torch.Generator) -> None:
-    """Kaiming-normal (leaky ReLU) convolutions with zero biases; the last one scaled by 0.01.
-
-    Variance-preserving hidden layers, and a near-zero last layer so that the untrained network
-    starts as the linear GLRA estimate.  (PyTorch's default init shrinks the signal ~10x per
-    layer here, which stalls training.)
-    """
-    convs = [m for m in modules if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    with torch.no_grad():
-        for conv in convs:
-            nn.init.kaiming_normal_(conv.weight, a=negative_slope, nonlinearity="leaky_relu", generator=gen)
-            nn.init.zeros_(conv.bias)
-        convs[-1].weight.mul_(0.01)
-
-
 def count_parameters(net: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters of a module."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
@@ -787,22 +853,12 @@ def macs_per_pixel(config: NetConfig) -> dict[str, float]:
     """
     c = config
     S = len(c.balances)
-    s2 = c.scale * c.scale
     nf, fk = c.feature_maps, c.feature_kernel**2
     deconv = 2 * c.d * c.m * S + c.m * c.m * S + c.m * c.n_mix
     deconv += nf * (2 * c.d * c.m + c.m * c.m) + fk * nf + fk * nf * nf  # feature maps, their convs
-    args = (c.in_channels * s2, c.width, c.first_kernel, c.depth, c.mid_kernel, c.last_kernel, c.levels, s2)
-    rest = (
-        unet.unet_macs(*args) / s2
-        if c.levels
-        else (
-            c.first_kernel**2 * c.in_channels * s2 * c.width
-            + c.width * c.width
-            + c.depth * c.mid_kernel**2 * c.width**2
-            + c.last_kernel**2 * c.width * s2
-        )
-        / s2
-    )
+    rest = blocks.block_macs(c, c.in_channels)
+    if c.refiner is not None:
+        rest += blocks.block_macs(c.refiner, c.refiner_in_channels)
     return {
         "direct": float(deconv + rest),
         "deconv_block_direct": float(deconv),

@@ -20,6 +20,7 @@ config, it never changes it.  ``model_dump()`` gives the plain dict that runs re
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -157,9 +158,12 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     for name in loc:
         field = model.model_fields.get(str(name))
         annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        # A nested section may be optional (``RefinerConfig | None``).
+        options = [annotation, *typing.get_args(annotation)]
+        found = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
             return None
-        model = annotation
+        model = found[0]
     return model
 
 
@@ -243,7 +247,51 @@ class BasisConfig(Section):
 # --------------------------------------------------------------------------- fit
 
 
-class NetworkConfig(Section):
+class SetKeysSection(Section):
+    """A section whose ``model_dump()`` holds only the keys set (``None``: the core's default)."""
+
+    @model_serializer(mode="wrap")
+    def _set_keys_only(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class BlockConfig(SetKeysSection):
+    """The keys of an artifact block, shared by ``[fit.network]`` and its ``refiner`` table.
+
+    A key left out (``None``) takes ``NetConfig``'s default.
+    """
+
+    width: int | None = Field(None, ge=1)
+    """Channels of the artifact block."""
+    first_kernel: OddInt | None = Field(None, ge=1)
+    """Side of the first convolution (odd)."""
+    depth: int | None = Field(None, ge=0)
+    """Middle convolutions (per level and stage of a U-Net block)."""
+    mid_kernel: OddInt | None = Field(None, ge=1)
+    """Side of the middle convolutions (odd)."""
+    last_kernel: OddInt | None = Field(None, ge=1)
+    """Side of the last convolution (odd)."""
+    negative_slope: float | None = Field(None, ge=0)
+    """LeakyReLU slope."""
+    scale: int | None = Field(None, ge=1)
+    """Resolution factor of the artifact block (2: half resolution, pixel-unshuffled)."""
+    dilations: list[int] | None = None
+    """Dilation of each middle convolution (flat block; ``depth`` integers; None: all 1)."""
+    levels: int | None = Field(None, ge=0)
+    """Levels of a multi-scale (U-Net) artifact block (0: flat; ``depth`` convolutions per level)."""
+
+
+class RefinerConfig(BlockConfig):
+    """``[fit.network.refiner]``: a second artifact block after the first (``NetConfig.refiner``).
+
+    It reads the first block's restored image beside the same features and adds its correction
+    to that image.  Its keys are those of an artifact block.
+    """
+
+    section: ClassVar[str] = "fit.network.refiner"
+
+
+class NetworkConfig(BlockConfig):
     """``[fit.network]``: the architecture, as :class:`napari_glra.glra.network.NetConfig` takes it.
 
     A key left out (``None``) takes ``NetConfig``'s default, and ``model_dump()`` leaves it
@@ -257,18 +305,6 @@ class NetworkConfig(Section):
         "m": "d and m are the basis file's",
     }
 
-    width: int | None = Field(None, ge=1)
-    """Channels of the artifact block."""
-    first_kernel: OddInt | None = Field(None, ge=1)
-    """Side of the first convolution (odd)."""
-    depth: int | None = Field(None, ge=0)
-    """Middle convolutions."""
-    mid_kernel: OddInt | None = Field(None, ge=1)
-    """Side of the middle convolutions (odd)."""
-    last_kernel: OddInt | None = Field(None, ge=1)
-    """Side of the last convolution (odd)."""
-    negative_slope: float | None = Field(None, ge=0)
-    """LeakyReLU slope."""
     residual: bool | None = None
     """Add the balance-1 linear estimate to the output."""
     balances: list[float] | None = None
@@ -277,12 +313,6 @@ class NetworkConfig(Section):
     """Learned 1x1 mixes of the deconvolution channels (None: width - len(balances))."""
     border_channel: bool | None = None
     """One more input channel marking the observed pixels."""
-    scale: int | None = Field(None, ge=1)
-    """Resolution factor of the artifact block (2: half resolution, pixel-unshuffled)."""
-    dilations: list[int] | None = None
-    """Dilation of each middle convolution (``depth`` integers; None: all 1)."""
-    levels: int | None = Field(None, ge=0)
-    """Levels of a multi-scale (U-Net) artifact block (0: flat; ``depth`` convolutions per level)."""
     feature_maps: int | None = Field(None, ge=0)
     """Learned feature maps of the blurred image deconvolved like it and fed to the artifact block
     (deconvolution in feature space; 0: none).  With ``init_from`` they may be added to a model
@@ -290,6 +320,10 @@ class NetworkConfig(Section):
     ``init_grow_scale``)."""
     feature_kernel: OddInt | None = Field(None, ge=1)
     """Side (odd) of the two convolutions that make the feature maps."""
+    refiner: RefinerConfig | None = None
+    """A second artifact block that corrects the first one's image ([fit.network.refiner]).  With
+    ``init_from`` it may be added to a model without one: the source's weights fill the first
+    block and the refiner starts fresh (its last layer near zero: about the source's function)."""
 
     @field_validator("balances")
     @classmethod
@@ -297,10 +331,6 @@ class NetworkConfig(Section):
         if value is not None and (1.0 not in value or any(b <= 0 for b in value)):
             raise ValueError("must be positive numbers including 1.0 (the residual base)")
         return value
-
-    @model_serializer(mode="wrap")
-    def _set_keys_only(self, handler: Any) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class FitConfig(Section):
@@ -406,6 +436,11 @@ class FitConfig(Section):
     init_linear_only: bool = False
     """With init_from: copy only its deconvolution block (L, R and the 1x1 mix; same d, m, balances and
     mix count); the artifact block starts afresh, so it may differ (another width, depth or scale)."""
+    freeze: list[str] = []
+    """Parameters not trained: names or name prefixes of the network's parameters (``"L"``, ``"R"``,
+    ``"mix"``, ``"lift"``, ``"body"`` the first artifact block, ``"refine"`` the refiner), e.g.
+    ``["L", "R", "mix", "body"]`` to train a refiner on a fixed trained model (its forward pass then
+    runs without autograd: about 3x cheaper)."""
     init_grow_scale: float = Field(0.0, ge=0)
     """With init_from and inputs added to the artifact block (network.feature_maps, border_channel):
     their weights in the block's first convolution start at this fraction of a fresh initialisation

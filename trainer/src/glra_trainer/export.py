@@ -23,6 +23,19 @@ from .fit import describe_init
 DEFAULTS: dict[str, Any] = ExportConfig().model_dump()
 
 
+def refiner_lines(network: dict[str, Any]) -> list[str]:
+    """The model card's line on a refiner (none without one)."""
+    r = network.get("refiner")
+    if not r:
+        return []
+    kind = f"a {r['levels']}-level U-Net" if r.get("levels") else f"a flat block of {r.get('depth', 4)} layers"
+    return [
+        f"- Then a refiner, a second artifact block ({kind}, width {r.get('width', 16)}, at 1/{r.get('scale', 1)} "
+        "resolution): it reads the first block's restored image beside the same features and adds its "
+        "correction to that image."
+    ]
+
+
 def _phase_text(phase: dict[str, Any]) -> str:
     def show(k: str, v: Any) -> str:
         return "uniform" if k == "family_weights" and v is None else json.dumps(v)
@@ -283,6 +296,7 @@ def model_card(
         "## Architecture",
         f"- GLRA deconvolution block (d = {b.get('d', 151)}, m = {b.get('m', 50)}) computed exactly by FFT, then an "
         f"artifact-removal CNN (LeakyReLU 0.2, valid convolutions, residual on the linear estimate{resolution}).",
+        *refiner_lines(meta.get("network") or {}),
         f"- {meta['parameters']:,} trainable parameters; {net['artifact_block']:,.0f} spatial MAC/px after the "
         f"Fourier block ({net['direct']:,.0f} MAC/px if everything were run as spatial convolutions).",
         "",

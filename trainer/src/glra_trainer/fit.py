@@ -165,15 +165,22 @@ def init_from_model(
                 getattr(net, k).copy_(v)
         return f"initialised from {source} (deconvolution block L, R, mix; artifact block fresh)"
     added = ""
+    # A refiner may be added to a model without one: it starts fresh (about the source's function).
+    refiner_added = net.config.refiner is not None and not any(k.startswith("refine.") for k in state)
     if old_cfg is not None:
         old = NetConfig.from_dict(old_cfg)
-        diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k])
+        diff = sorted(k for k in new_cfg if old_cfg.get(k, False) != new_cfg[k] and k != "refiner")
+        if new_cfg.get("refiner") != old_cfg.get("refiner") and not refiner_added:
+            diff.append("refiner")
         # Only adding a border channel or feature maps is allowed (their weights start at zero).
         grown = (net.config.border_channel or not old.border_channel) and not old.feature_maps
         if set(diff) - {"border_channel", "feature_maps", "feature_kernel"} or (diff and not grown):
             raise ValueError(f"init_from: network config of {source} differs in {diff}")
         if diff:
             state, added = _grow_inputs(state, old, net, grow_scale)
+    if refiner_added:
+        state = {**state, **{k: v for k, v in net.state_dict().items() if k.startswith("refine.")}}
+        added += "; a fresh refiner added"
     if keep_basis:
         try:
             net.load_state_dict(state)
@@ -215,6 +222,27 @@ def _grow_inputs(state: dict, old: NetConfig, net: GLRANet, grow: float = 0.0) -
     )
     how = "zero weights" if grow == 0 else f"{grow:g} x fresh weights"
     return state, f"; {' and '.join(what)} added with {how}"
+
+
+def freeze_parameters(net: torch.nn.Module, names: list[str]) -> int:
+    """Stop training the parameters named (or prefixed, ``"body"`` for ``body.*``) by ``names``.
+
+    Returns the number of values frozen; a name that matches no parameter is a ``ValueError``
+    that lists the network's parameter groups.
+    """
+    params = dict(net.named_parameters())
+    count = 0
+    for name in names:
+        hit = [p for n, p in params.items() if n == name or n.startswith(name + ".")]
+        if not hit:
+            groups = sorted({n.split(".")[0] for n in params})
+            raise ValueError(f"fit.freeze: {name!r} names no parameter of this network (groups: {groups})")
+        for p in hit:
+            count += p.numel() * p.requires_grad
+            p.requires_grad_(False)
+    if count == sum(p.numel() for p in params.values()):
+        raise ValueError(f"fit.freeze: {names} freezes every parameter: nothing would train")
+    return count
 
 
 def evaluate_samples(
@@ -354,15 +382,13 @@ def setup_training(cfg: FitConfig, ckpt: Path, resume: bool, log: Callable[[str]
             )
         )
         init_model = describe_init(cfg.init_from)  # what it was at the time
-    basis_params = [net.L, net.R]
-    other = [p for n, p in net.named_parameters() if n not in ("L", "R")]
-    opt = torch.optim.Adam(
-        [
-            {"params": other, "lr_scale": 1.0},
-            {"params": basis_params, "lr_scale": cfg.basis_lr_scale},
-        ],
-        lr=cfg.lr,
-    )
+    frozen = freeze_parameters(net, cfg.freeze)
+    if frozen:
+        log(f"frozen (not trained): {frozen} parameters of {', '.join(cfg.freeze)}")
+    basis_params = [p for p in (net.L, net.R) if p.requires_grad]
+    other = [p for n, p in net.named_parameters() if n not in ("L", "R") and p.requires_grad]
+    groups = [{"params": other, "lr_scale": 1.0}, {"params": basis_params, "lr_scale": cfg.basis_lr_scale}]
+    opt = torch.optim.Adam([g for g in groups if g["params"]], lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     state = TrainingState(net, net_cfg, basis, device, opt, basis_params, other, rng, init_model=init_model)
     if resume and ckpt.is_file():
