@@ -34,6 +34,7 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
 
     import napari_glra.engine.extended as extended
     import napari_glra.engine.plan as plan
+    import napari_glra.glra.blocks as blocks
     import napari_glra.glra.network as network
     from napari_glra import api
 
@@ -57,7 +58,7 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
     wrap(plan, "kernel_coefficients", "kernel coefficients")
     wrap(extended, "border_extension", "border extension")
     wrap(network.GLRANet, "_fourier_block", "Fourier block")
-    wrap(network.GLRANet, "_scaled_body", "artifact block")
+    wrap(blocks, "scaled_flat_block", "artifact block")
     calls = []
     try:
         for i in range(repeats + 2):  # two warm-up calls
@@ -70,7 +71,7 @@ def profile(size: int, model: str, repeats: int) -> dict[str, float]:
     finally:
         for owner, name, f in patched:
             setattr(owner, name, f)
-    # (full-resolution models run their artifact block outside _scaled_body: it is in "rest")
+    # (full-resolution models run their artifact block outside scaled_flat_block: it is in "rest")
     return {key: float(np.min([c[key] for c in calls])) for key in calls[0]}
 
 

@@ -636,30 +636,11 @@ class GLRANet(nn.Module):
         ``base_index`` of ``feats``) when ``residual`` (default: ``config.residual``).
         """
         H, W = size
-        if not cfg.levels and cfg.scale > 1:
-            out = self._scaled_body(feats, dtype, body=body, scale=cfg.scale)
-        else:
-            out = blocks.run_block(body, cfg, feats, dtype)
-        out = out.to(feats.dtype)[..., :H, :W].contiguous()
+        out = blocks.run_block(body, cfg, feats, dtype).to(feats.dtype)[..., :H, :W].contiguous()
         if self.config.residual if residual is None else residual:
             r, i = cfg.block_margin, self.config.base_index
             out = out + feats[:, i : i + 1, r : r + H, r : r + W]
         return out
-
-    def _scaled_body(
-        self,
-        feats: torch.Tensor,
-        dtype: torch.dtype,
-        *,
-        body: nn.Module | None = None,
-        scale: int | None = None,
-    ) -> torch.Tensor:
-        """A flat artifact block (default: the first) at ``1/scale`` resolution.
-
-        :func:`napari_glra.glra.blocks.scaled_flat_block`; a method so that profilers can time it.
-        """
-        body = self.body if body is None else body
-        return blocks.scaled_flat_block(body, scale or self.config.scale, feats, dtype)
 
     def linear(
         self,
